@@ -1,0 +1,224 @@
+"""Decode one image file into 8-bit pixels, or say precisely why it cannot be used.
+
+Ingestion (`check_file`) and preprocessing (`prepare_file`) both decode with `decode_image`, so what
+ingestion accepts is exactly what preprocessing can read. Both run in worker processes: this module
+stays free of Kedro and pandas so that the workers start fast.
+"""
+
+import hashlib
+import io
+import warnings
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import simplejpeg
+from PIL import ExifTags, Image, UnidentifiedImageError
+
+from cat_dog_classifier.image_source import ImageSource
+
+ColorMode = Literal["grayscale", "rgb"]
+
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a camera JPEG followed by extra frames
+SUPPORTED_FORMATS = JPEG_FORMATS | {"PNG", "WEBP", "BMP"}
+DEFAULT_MAX_PIXELS = 40_000_000
+
+INTERPOLATIONS = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "area": cv2.INTER_AREA,
+    "cubic": cv2.INTER_CUBIC,
+    "lanczos": cv2.INTER_LANCZOS4,
+}
+
+# EXIF orientation -> Pillow transpose that shows the photo upright (the table ImageOps uses).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_SWAPS_SIDES = frozenset({5, 6, 7, 8})
+_TRANSPARENT_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_16_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+
+
+class ImageRejected(ValueError):
+    """A file that cannot be used as a training image; `reason` is a short code for reports."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # Lets the error cross from a worker process back to the parent intact.
+        return type(self), (self.reason, self.detail)
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """Upright 8-bit pixels, (H, W, 3) RGB or (H, W, 1) grayscale, and the file's own properties."""
+
+    pixels: np.ndarray
+    format: str
+    width: int  # full-size width once EXIF orientation is applied
+    height: int
+
+
+def decode_image(
+    data: bytes,
+    *,
+    color_mode: ColorMode = "rgb",
+    at_least: tuple[int, int] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> DecodedImage:
+    """Decode an encoded image strictly: any truncation or corruption raises `ImageRejected`.
+
+    `at_least=(height, width)` lets JPEGs decode at a reduced scale (DCT scaling, still reading
+    the whole stream) while staying at least that big; (1, 1) is the cheapest full integrity check.
+    The dimensions are checked from the header before any pixel is allocated.
+    """
+    if not data:
+        raise ImageRejected("empty_file", "the file has zero bytes")
+    image = _open_header(data)
+    if image.format not in SUPPORTED_FORMATS:
+        raise ImageRejected(
+            "unsupported_format",
+            f"{image.format} is not one of {', '.join(sorted(SUPPORTED_FORMATS))}",
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected("too_large", f"{width}x{height} exceeds {max_pixels} pixels")
+    orientation = _orientation(image)
+    if orientation in _SWAPS_SIDES:
+        width, height = height, width
+        at_least = at_least[::-1] if at_least else None
+
+    if image.format in JPEG_FORMATS:
+        pixels = _decode_jpeg(data, color_mode, at_least)
+    else:
+        pixels = _decode_with_pillow(image, color_mode)
+    if orientation in _UPRIGHT:
+        pixels = _apply_orientation(pixels, orientation)
+    return DecodedImage(pixels=pixels, format=image.format, width=width, height=height)
+
+
+def resize(pixels: np.ndarray, height: int, width: int, interpolation: str) -> np.ndarray:
+    """Resize to exactly (height, width) without keeping the aspect ratio, as the study did."""
+    resized = cv2.resize(pixels, (width, height), interpolation=INTERPOLATIONS[interpolation])
+    return resized.reshape(height, width, pixels.shape[2])
+
+
+def check_file(source: ImageSource, path: str, *, max_pixels: int, min_side: int) -> dict[str, Any]:
+    """Hash one file and decode it fully (at the cheapest JPEG scale) to prove it is usable."""
+    try:
+        data = source.read(path)
+    except (OSError, zipfile.BadZipFile, zlib.error) as error:
+        return {"reason": "unreadable", "detail": str(error)}
+    result: dict[str, Any] = {"sha256": hashlib.sha256(data).hexdigest()}
+    try:
+        image = decode_image(data, at_least=(1, 1), max_pixels=max_pixels)
+    except ImageRejected as rejection:
+        return result | {"reason": rejection.reason, "detail": rejection.detail}
+    result |= {"width": image.width, "height": image.height, "format": image.format}
+    if min(image.width, image.height) < min_side:
+        result |= {"reason": "too_small", "detail": f"a side is under {min_side} pixels"}
+    return result
+
+
+def prepare_file(
+    source: ImageSource,
+    path: str,
+    *,
+    height: int,
+    width: int,
+    color_mode: str,
+    interpolation: str,
+) -> tuple[str, np.ndarray]:
+    """The file's sha256 and its pixels at (height, width) in `color_mode`."""
+    data = source.read(path)
+    try:
+        decoded = decode_image(data, color_mode=color_mode, at_least=(height, width))
+    except ImageRejected as rejection:
+        raise ValueError(
+            f"{path} in {source.location} no longer decodes ({rejection}): "
+            "run `kedro run --pipeline ingest` again."
+        ) from rejection
+    return hashlib.sha256(data).hexdigest(), resize(decoded.pixels, height, width, interpolation)
+
+
+def _open_header(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its two bomb limits; any such size is too large here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        raise ImageRejected("too_large", str(error)) from error
+    except UnidentifiedImageError as error:
+        raise ImageRejected("not_an_image", "no known image format recognised") from error
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageRejected("corrupt", f"unreadable header: {error}") from error
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(ExifTags.Base.Orientation, 1))
+    except (OSError, ValueError, TypeError, SyntaxError):
+        return 1  # unreadable EXIF: keep the pixels as stored
+
+
+def _decode_jpeg(
+    data: bytes, color_mode: ColorMode, at_least: tuple[int, int] | None
+) -> np.ndarray:
+    # simplejpeg's strict mode turns libjpeg's warnings (premature end of data, corrupt segment)
+    # into errors; Pillow and OpenCV would return the picture with a grey bottom instead.
+    min_height, min_width = at_least or (0, 0)
+    try:
+        return simplejpeg.decode_jpeg(
+            data,
+            colorspace="GRAY" if color_mode == "grayscale" else "RGB",
+            min_height=min_height,
+            min_width=min_width,
+            strict=True,
+        )
+    except ValueError as error:
+        raise ImageRejected("corrupt", str(error)) from error
+
+
+def _decode_with_pillow(image: Image.Image, color_mode: ColorMode) -> np.ndarray:
+    try:
+        image.load()
+        rgb = _to_rgb(image)
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise ImageRejected("corrupt", str(error)) from error
+    if color_mode == "grayscale":
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
+    return rgb
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to 8-bit RGB; transparency is composited on white."""
+    if image.mode in _16_BIT_MODES:
+        wide = np.clip(np.asarray(image).astype(np.int64), 0, 65535)
+        gray = ((wide * 255 + 32767) // 65535).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., np.newaxis], 3, axis=2))
+    if image.mode in _TRANSPARENT_MODES or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    channels = pixels.shape[2]
+    plane = pixels[..., 0] if channels == 1 else pixels
+    upright = np.asarray(Image.fromarray(plane).transpose(_UPRIGHT[orientation]))
+    return upright.reshape(*upright.shape[:2], channels)
