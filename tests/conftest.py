@@ -1,5 +1,6 @@
 """Fixtures shared by every test: where the project and the shared real data live."""
 
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,19 @@ def samples_dir(shared_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def mobilenet_weights(shared_dir: Path) -> Path:
     return shared_dir / "models" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
+
+
+def make_subset_zip(shared_zip: Path, destination: Path, per_label: int) -> Path:
+    """Copy the first `per_label` cats and dogs of the shared zip into a small zip, same layout."""
+    with zipfile.ZipFile(shared_zip) as source, zipfile.ZipFile(destination, "w") as subset:
+        for folder in ("Cat", "Dog"):
+            for number in range(per_label):
+                name = f"PetImages/{folder}/{number}.jpg"
+                subset.writestr(source.getinfo(name), source.read(name))
+    return destination
+
+
+@pytest.fixture(scope="session")
+def small_source_zip(shared_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 real cats and 150 real dogs from the shared zip, in the PetImages layout."""
+    return make_subset_zip(shared_zip, tmp_path_factory.mktemp("source") / "petimages.zip", 150)

@@ -142,10 +142,14 @@ def prepare_file(
     color_mode: str,
     interpolation: str,
 ) -> tuple[str, np.ndarray]:
-    """The file's sha256 and its pixels at (height, width) in `color_mode`."""
+    """The file's sha256 and its pixels at (height, width) in `color_mode`.
+
+    Decoded at full size, then resized, as the study did and as the web page does: JPEG DCT
+    scaling would be faster but would train on slightly different pixels than those served.
+    """
     data = source.read(path)
     try:
-        decoded = decode_image(data, color_mode=color_mode, at_least=(height, width))
+        decoded = decode_image(data, color_mode=color_mode)
     except ImageRejected as rejection:
         raise ValueError(
             f"{path} in {source.location} no longer decodes ({rejection}): "

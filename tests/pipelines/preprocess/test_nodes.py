@@ -1,0 +1,102 @@
+"""Split and preprocessing nodes on real photos from the shared zip."""
+
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from cat_dog_classifier.pipelines.ingest.nodes import inspect_images, reject_duplicates
+from cat_dog_classifier.pipelines.preprocess.nodes import preprocess_images, split_images
+
+SPLIT = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
+GRAY100 = {"height": 100, "width": 100, "color_mode": "grayscale", "interpolation": "linear"}
+RGB160 = {"height": 160, "width": 160, "color_mode": "rgb", "interpolation": "linear"}
+
+
+@pytest.fixture(scope="module")
+def manifest(small_source_zip: Path) -> pd.DataFrame:
+    params = {"source": str(small_source_zip), "min_side": 32, "max_pixels": 10**7, "workers": 2}
+    return reject_duplicates(inspect_images(params))
+
+
+@pytest.fixture(scope="module")
+def splits(manifest: pd.DataFrame) -> pd.DataFrame:
+    return split_images(manifest, SPLIT)
+
+
+def test_split_is_stratified_in_the_given_fractions(splits: pd.DataFrame) -> None:
+    counts = splits.groupby(["split", "label"]).size().to_dict()
+    assert counts == {
+        ("test", "cat"): 15,
+        ("test", "dog"): 15,
+        ("train", "cat"): 120,
+        ("train", "dog"): 120,
+        ("validation", "cat"): 15,
+        ("validation", "dog"): 15,
+    }
+
+
+def test_split_depends_on_seed_not_on_row_order(manifest: pd.DataFrame) -> None:
+    shuffled = manifest.sample(frac=1, random_state=7)
+    same = split_images(shuffled, SPLIT)
+    pd.testing.assert_frame_equal(same, split_images(manifest, SPLIT))
+    other_seed = split_images(manifest, SPLIT | {"seed": 43})
+    assert (other_seed["split"] != same["split"]).any()
+
+
+def test_rejected_rows_get_no_split(manifest: pd.DataFrame) -> None:
+    with_rejects = manifest.copy()
+    with_rejects.loc[:4, ["status", "reason"]] = ["rejected", "corrupt"]
+    split = split_images(with_rejects, SPLIT)
+    assert (split.loc[:4, "split"] == "").all()
+    assert (split.loc[5:, "split"] != "").all()
+
+
+def test_bad_fractions_are_refused(manifest: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="sum to 1"):
+        split_images(manifest, SPLIT | {"train": 0.9})
+
+
+@pytest.fixture(scope="module")
+def gray100(splits: pd.DataFrame) -> dict[str, np.ndarray]:
+    return preprocess_images(splits, GRAY100, workers=2)
+
+
+def test_arrays_follow_the_model_input_contract(
+    splits: pd.DataFrame, gray100: dict[str, np.ndarray]
+) -> None:
+    sizes = {"train": 240, "validation": 30, "test": 30}
+    assert set(gray100) == {f"{s}_{k}" for s in sizes for k in ("images", "labels", "paths")}
+    for split, size in sizes.items():
+        assert gray100[f"{split}_images"].shape == (size, 100, 100, 1)
+        assert gray100[f"{split}_images"].dtype == np.uint8
+        assert gray100[f"{split}_labels"].dtype == np.uint8
+        rows = splits[splits["split"] == split]
+        assert list(gray100[f"{split}_paths"]) == list(rows["path"])  # path order
+        expected = (rows["label"] == "dog").astype(np.uint8).to_numpy()
+        np.testing.assert_array_equal(gray100[f"{split}_labels"], expected)
+
+
+def test_pixels_are_the_decoded_resized_photo(
+    small_source_zip: Path, splits: pd.DataFrame, gray100: dict[str, np.ndarray]
+) -> None:
+    rgb160 = preprocess_images(splits, RGB160, workers=1)
+    path = str(rgb160["test_paths"][3])
+    with zipfile.ZipFile(small_source_zip) as archive:
+        encoded = np.frombuffer(archive.read(path), np.uint8)
+    bgr = cv2.resize(cv2.imdecode(encoded, cv2.IMREAD_COLOR), (160, 160))
+    assert rgb160["test_images"].shape == (30, 160, 160, 3)
+    assert np.abs(rgb160["test_images"][3].astype(int) - bgr[..., ::-1]).mean() < 1.0  # RGB
+    gray = cv2.resize(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), (100, 100))
+    index = list(gray100["test_paths"]).index(path)
+    assert np.abs(gray100["test_images"][index, ..., 0].astype(int) - gray).mean() < 1.0
+
+
+def test_a_source_changed_since_ingestion_is_refused(splits: pd.DataFrame) -> None:
+    tampered = splits.copy()
+    tampered.loc[tampered["split"] == "test", "sha256"] = "0" * 64
+    with pytest.raises(ValueError, match="changed since ingestion"):
+        preprocess_images(tampered, GRAY100, workers=1)
