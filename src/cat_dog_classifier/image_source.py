@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 Result = TypeVar("Result")
 _CHUNKS_PER_WORKER = 8  # small enough chunks to balance the workers, large enough to batch IPC
 _MAX_CHUNK = 256
+_FILES_PER_AUTO_WORKER = 500  # starting a worker costs about as much as decoding this many
 
 
 class ImageSource:
@@ -77,11 +78,13 @@ def map_files(
     """Yield `task(source, path)` for every path, in order, computed by `workers` processes.
 
     `task` must be picklable (a module-level function or a partial of one). Each worker opens its
-    own handle on the source. `workers=None` uses every CPU; 1 runs in this process.
+    own handle on the source. `workers=None` uses every CPU, fewer for a few hundred files;
+    1 runs in this process.
     """
-    workers = workers or os.cpu_count() or 1
+    if workers is None:
+        workers = min(os.cpu_count() or 1, math.ceil(len(paths) / _FILES_PER_AUTO_WORKER))
     progress = tqdm(total=len(paths), desc=description, unit="img")
-    if workers == 1 or len(paths) <= 1:
+    if workers <= 1 or len(paths) <= 1:
         with ImageSource(location) as source, progress:
             for path in paths:
                 yield task(source, path)

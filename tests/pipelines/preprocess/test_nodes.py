@@ -99,4 +99,4 @@ def test_a_source_changed_since_ingestion_is_refused(splits: pd.DataFrame) -> No
     tampered = splits.copy()
     tampered.loc[tampered["split"] == "test", "sha256"] = "0" * 64
     with pytest.raises(ValueError, match="changed since ingestion"):
-        preprocess_images(tampered, GRAY100, workers=1)
+        preprocess_images(tampered, GRAY100, workers=2)  # the error crosses from a worker

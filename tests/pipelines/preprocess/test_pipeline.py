@@ -33,6 +33,7 @@ def project(project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     shutil.copytree(project_root / "conf", copy / "conf", ignore=shutil.ignore_patterns("local"))
     (copy / "conf" / "local").mkdir()
     shutil.copy(project_root / "pyproject.toml", copy)
+    shutil.copy(project_root / ".telemetry", copy)  # no consent prompt, nothing sent
     shutil.copytree(
         project_root / "src",
         copy / "src",
