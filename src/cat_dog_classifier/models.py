@@ -1,0 +1,130 @@
+"""Every model architecture, built from parameters.
+
+All models take raw 0-255 float pixels of shape (None, H, W, C): rescaling and backbone
+preprocessing are layers inside the model, so an exported model needs nothing beyond resize and
+colour conversion. The output is one sigmoid unit, the probability of "dog". Augmentation is built
+separately and never enters a saved model.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import keras
+from keras import layers
+
+# mean of each ImageNet channel in R, G, B order; ResNet50's "caffe" preprocessing subtracts it
+IMAGENET_RGB_MEAN = (123.68, 116.779, 103.939)
+
+
+def build_cnn(
+    input_shape: tuple[int, int, int],
+    *,
+    filters: list[int],
+    kernel_size: int,
+    dense_units: int,
+    conv_dropout: float = 0.0,
+    dense_dropout: float = 0.0,
+) -> keras.Model:
+    """The study's network: Conv2D + max-pooling blocks, a hidden Dense layer, a sigmoid output."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Rescaling(1.0 / 255)(inputs)
+    for n_filters in filters:
+        x = layers.Conv2D(n_filters, kernel_size, activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+        if conv_dropout:
+            x = layers.Dropout(conv_dropout)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(dense_units, activation="relu")(x)
+    if dense_dropout:
+        x = layers.Dropout(dense_dropout)(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+def build_backbone(
+    name: str, input_shape: tuple[int, int, int], weights: str | None
+) -> keras.Model:
+    """An ImageNet backbone without its top that takes raw RGB 0-255 pixels.
+
+    `weights` is "imagenet" (Keras downloads them), a path to a `.weights.h5` file of the same
+    architecture, or None (random initialisation).
+    """
+    if input_shape[-1] != 3:
+        raise ValueError(f"ImageNet backbones need RGB input, got {input_shape[-1]} channel(s)")
+    if name == "mobilenet_v2":
+        application = keras.applications.MobileNetV2
+        preprocessing = layers.Rescaling(1.0 / 127.5, offset=-1.0)  # mobilenet_v2.preprocess_input
+    elif name == "resnet50":
+        application = keras.applications.ResNet50
+        # resnet50.preprocess_input subtracts the mean and swaps RGB to BGR; the swap is folded
+        # into the first convolution below, which keeps Lambda layers out (TF.js, safe loading).
+        preprocessing = layers.Normalization(mean=IMAGENET_RGB_MEAN, variance=(1.0, 1.0, 1.0))
+    else:
+        raise ValueError(f"Unknown backbone {name!r}: use 'mobilenet_v2' or 'resnet50'")
+
+    from_file = weights not in (None, "imagenet")
+    if from_file and not Path(weights).is_file():
+        raise FileNotFoundError(f"Backbone weights file {weights} does not exist")
+    network = application(
+        include_top=False,
+        weights=None if from_file else weights,
+        input_shape=input_shape,
+        name="backbone",
+    )
+    if from_file:
+        network.load_weights(weights)
+    if name == "resnet50" and weights is not None:
+        first_conv = network.get_layer("conv1_conv")
+        kernel, bias = first_conv.get_weights()
+        first_conv.set_weights([kernel[:, :, ::-1, :], bias])  # BGR-trained kernel now reads RGB
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    # training=False keeps batch normalisation in inference mode, also while fine-tuning
+    features = network(preprocessing(inputs), training=False)
+    pooled = layers.GlobalAveragePooling2D()(features)
+    return keras.Model(inputs, pooled, name=f"{name}_features")
+
+
+def build_head(feature_dim: int, dropout: float) -> keras.Model:
+    """The small classifier put on top of the backbone's pooled features."""
+    inputs = keras.Input(shape=(feature_dim,), name="features")
+    x = layers.Dropout(dropout)(inputs) if dropout else inputs
+    outputs = layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+    return keras.Model(inputs, outputs, name="head")
+
+
+def build_transfer(
+    input_shape: tuple[int, int, int], backbone: str, weights: str | None, head_dropout: float
+) -> tuple[keras.Model, keras.Model, keras.Model]:
+    """Backbone + head. Returns (model, backbone, head) with the layers shared, so the head can be
+    trained on cached backbone features and the full model used (and fine-tuned) afterwards."""
+    feature_extractor = build_backbone(backbone, input_shape, weights)
+    head = build_head(feature_extractor.output.shape[-1], head_dropout)
+    model = keras.Model(
+        feature_extractor.input, head(feature_extractor.output), name=f"transfer_{backbone}"
+    )
+    return model, feature_extractor, head
+
+
+def build_model(input_shape: tuple[int, int, int], model_params: dict[str, Any]) -> keras.Model:
+    """The model a variant's `model` parameters describe (`architecture`: cnn or transfer)."""
+    params = dict(model_params)
+    architecture = params.pop("architecture")
+    if architecture == "cnn":
+        return build_cnn(input_shape, **params)
+    if architecture == "transfer":
+        return build_transfer(input_shape, **params)[0]
+    raise ValueError(f"Unknown architecture {architecture!r}: use 'cnn' or 'transfer'")
+
+
+def build_augmentation(params: dict[str, float], seed: int) -> keras.Sequential:
+    """Random flips, rotations, zoom and contrast for the training input pipeline only."""
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal", seed=seed),
+            layers.RandomRotation(params["rotation"], fill_mode="reflect", seed=seed + 1),
+            layers.RandomZoom(params["zoom"], fill_mode="reflect", seed=seed + 2),
+            layers.RandomContrast(params["contrast"], seed=seed + 3),
+        ],
+        name="augmentation",
+    )
