@@ -140,3 +140,14 @@ def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable
     yield launch
     for browser in browsers:
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def keras_models(web_registry: TrainedRegistry) -> dict:
+    """The registered Keras models that were exported, by variant, loaded back from the registry."""
+    import mlflow  # noqa: PLC0415 (only the parity tests need it)
+
+    return {
+        variant: mlflow.keras.load_model(f"models:/cat_dog_classifier/{version}")
+        for variant, version in web_registry.versions.items()
+    }
