@@ -4,11 +4,12 @@ import zipfile
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from cat_dog_classifier.image_source import ImageSource, map_files
 
-FILES = {"b/ü 1.jpg": b"one", "a/2.png": b"two", "a/nested/3.JPG": b"three"}
+FILES = {"b/ü 1.jpg": b"one", "a/2.png": b"two!", "a/nested/3.JPG": b"three"}
 
 
 def read_length(source: ImageSource, path: str, *, offset: int) -> tuple[str, int]:
@@ -51,3 +52,19 @@ def test_missing_and_unreadable_sources(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a zip")
     with pytest.raises(ValueError, match=r"neither a directory nor a \.zip"):
         ImageSource(tmp_path / "notes.txt")
+
+
+def length_and_pixels(source: ImageSource, path: str) -> tuple[int, np.ndarray]:
+    size = len(source.read(path))
+    return size, np.full((4, 5, 3), size, np.uint8)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_map_files_returns_pixels_through_shared_memory(source: Path, workers: int) -> None:
+    paths = sorted(FILES) * 200  # more chunks than slots, so slots are reused
+    spec = ((4, 5, 3), np.uint8)
+    results = list(map_files(str(source), paths, length_and_pixels, workers=workers, pixels=spec))
+    assert [size for size, _ in results] == [len(FILES[path]) for path in paths]
+    for (_, pixels), path in zip(results, paths, strict=True):
+        assert pixels.shape == (4, 5, 3)
+        assert (pixels == len(FILES[path])).all(), path  # each result kept its own pixels

