@@ -76,6 +76,7 @@ def _fit(
         epochs=initial_epoch + epochs,
         initial_epoch=initial_epoch,
         callbacks=[stopper],
+        shuffle=False,  # the tf.data pipeline shuffles
         verbose=2,
     )
     return [

@@ -1,0 +1,119 @@
+"""Architectures built from the project's parameters, on real photos and real backbone weights."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from kedro.config import OmegaConfigLoader
+from PIL import Image
+
+from cat_dog_classifier.models import build_backbone, build_model
+
+
+@pytest.fixture(scope="module")
+def parameters(project_root: Path) -> dict:
+    loader = OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env="base")
+    return loader["parameters"]
+
+
+@pytest.fixture(scope="module")
+def photos(shared_zip: Path) -> np.ndarray:
+    """Four real 180x180 RGB photos (two cats, two dogs), uint8."""
+    names = [f"PetImages/{kind}/{n}.jpg" for kind in ("Cat", "Dog") for n in (0, 1)]
+    with zipfile.ZipFile(shared_zip) as source:
+        return np.stack([np.asarray(Image.open(io.BytesIO(source.read(n)))) for n in names])
+
+
+def resized(photos: np.ndarray, size: int, grayscale: bool = False) -> np.ndarray:
+    images = tf.image.resize(photos, (size, size))
+    return (tf.image.rgb_to_grayscale(images) if grayscale else images).numpy()
+
+
+@pytest.mark.parametrize(
+    ("name", "dropout_layers"), [("cnn", 0), ("cnn_dropout", 4), ("cnn_dropout_aug", 4)]
+)
+def test_cnn_variants_follow_the_study(parameters, photos, name, dropout_layers):
+    model = build_model((100, 100, 1), parameters[name]["model"])
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds[1] == "Rescaling", "raw 0-255 pixels in: rescaling is inside the model"
+    assert [layer.filters for layer in model.layers if isinstance(layer, keras.layers.Conv2D)] == [
+        32,
+        64,
+        128,
+    ]
+    assert kinds.count("MaxPooling2D") == 3
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [
+        100,
+        1,
+    ]
+    assert kinds.count("Dropout") == dropout_layers
+    assert not any(kind.startswith("Random") for kind in kinds), "no augmentation in the model"
+    probabilities = model.predict(resized(photos, 100, grayscale=True), verbose=0)
+    assert probabilities.shape == (4, 1)
+    assert np.all((probabilities > 0) & (probabilities < 1))
+
+
+def test_transfer_loads_the_backbone_weights_file(parameters, photos, mobilenet_weights):
+    model_params = {**parameters["transfer"]["model"], "weights": str(mobilenet_weights)}
+    model = build_model((96, 96, 3), model_params)
+    loaded = model.get_layer("backbone")
+    reference = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(96, 96, 3)
+    )
+    reference.load_weights(mobilenet_weights)
+    for ours, theirs in zip(loaded.get_weights(), reference.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    # The preprocessing inside the model is MobileNetV2's own ([-1, 1] scaling).
+    images = resized(photos, 96)
+    expected = keras.layers.GlobalAveragePooling2D()(
+        reference(keras.applications.mobilenet_v2.preprocess_input(images.copy()))
+    )
+    features = keras.Model(model.input, model.get_layer("global_average_pooling2d").output)
+    np.testing.assert_allclose(features.predict(images, verbose=0), expected, atol=1e-4)
+
+
+def test_resnet50_reads_rgb_like_keras_preprocessing_reads_bgr(tmp_path):
+    """Mean subtraction + the RGB->BGR swap folded into conv1 equal resnet50.preprocess_input."""
+    shape = (32, 32, 3)
+    reference = keras.applications.ResNet50(include_top=False, weights=None, input_shape=shape)
+    weights = tmp_path / "resnet50.weights.h5"
+    reference.save_weights(weights)
+    ours = build_backbone("resnet50", shape, str(weights))
+    images = np.random.default_rng(0).uniform(0, 255, (2, *shape)).astype("float32")
+    expected = keras.layers.GlobalAveragePooling2D()(
+        reference(keras.applications.resnet50.preprocess_input(images.copy()))
+    )
+    np.testing.assert_allclose(ours.predict(images, verbose=0), expected, rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["cnn", "cnn_dropout", "transfer"])
+def test_every_variant_exports_a_saved_model_that_predicts_like_keras(
+    parameters, photos, mobilenet_weights, tmp_path, name
+):
+    model_params = dict(parameters[name]["model"])
+    if name == "transfer":
+        model_params["weights"] = str(mobilenet_weights)
+        images = resized(photos, 96)
+    else:
+        images = resized(photos, 100, grayscale=True)
+    model = build_model(images.shape[1:], model_params)
+    model.export(tmp_path / name)  # the SavedModel that the TF.js export converts
+    reloaded = tf.saved_model.load(str(tmp_path / name))  # kept: its variables back `serve`
+    served = reloaded.serve(tf.constant(images))
+    np.testing.assert_allclose(served.numpy(), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_bad_architecture_parameters_say_what_is_wrong(mobilenet_weights, tmp_path):
+    with pytest.raises(ValueError, match="Unknown architecture 'vit'"):
+        build_model((100, 100, 1), {"architecture": "vit"})
+    with pytest.raises(ValueError, match="Unknown backbone 'vgg16'"):
+        build_backbone("vgg16", (96, 96, 3), None)
+    with pytest.raises(ValueError, match="need RGB input, got 1 channel"):
+        build_backbone("mobilenet_v2", (96, 96, 1), str(mobilenet_weights))
+    with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5 does not exist"):
+        build_backbone("mobilenet_v2", (96, 96, 3), str(tmp_path / "missing.weights.h5"))
