@@ -1,6 +1,5 @@
 // The camera page: camera and photo input, the classification loop, and everything it shows.
 import {
-  cachedTensorCount,
   frameToImageData,
   loadModel,
   predictDog,
@@ -30,6 +29,7 @@ const state = {
   frames: 0,
   skippedTicks: 0,
   last: null, // { label, probability, ms, source }
+  recentFrameMs: [], // the last camera frames' times (capture to probability), for the benchmark
   error: null,
 };
 const canvas = document.createElement("canvas");
@@ -73,14 +73,8 @@ function showBand() {
 
 async function classify(source, sourceName) {
   const started = performance.now();
-  const imageData = frameToImageData(source, canvas);
-  const batch = tf.tidy(() => preprocess(imageData, state.entry.input));
-  let probability;
-  try {
-    probability = await predictDog(state.model, batch);
-  } finally {
-    batch.dispose();
-  }
+  const values = preprocess(frameToImageData(source, canvas), state.entry.input);
+  const probability = await predictDog(state.model, values, state.entry.input);
   showResult(probability, performance.now() - started, sourceName);
   state.frames += 1;
 }
@@ -96,6 +90,7 @@ async function tick() {
   state.busy = true;
   try {
     await classify(video, "camera");
+    state.recentFrameMs = [...state.recentFrameMs.slice(-499), state.last.ms];
     const now = performance.now();
     frameTimes = frameTimes.filter((t) => now - t < 1000);
     frameTimes.push(now);
@@ -313,7 +308,6 @@ function bindControls() {
 function exposeDebugHook() {
   window.catDogDebug = Object.freeze({
     numTensors: () => tf.memory().numTensors,
-    cachedTensors: () => cachedTensorCount(),
     snapshot: () =>
       structuredClone({
         backend: state.backend,
@@ -322,7 +316,9 @@ function exposeDebugHook() {
         frames: state.frames,
         skippedTicks: state.skippedTicks,
         last: state.last,
+        recentFrameMs: state.recentFrameMs,
         error: state.error,
+        wasmThreads: state.backend === "wasm" ? tf.wasm.getThreadsCount() : null,
         crossOriginIsolated: globalThis.crossOriginIsolated,
       }),
     // Preprocess an image URL as the page does and return the model input as a plain array.
@@ -331,20 +327,14 @@ function exposeDebugHook() {
       const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none" });
       const imageData = frameToImageData(bitmap, document.createElement("canvas"));
       bitmap.close();
-      const batch = tf.tidy(() => preprocess(imageData, state.entry.input));
-      const values = Array.from(await batch.data());
-      batch.dispose();
-      return values;
+      return Array.from(preprocess(imageData, state.entry.input));
     },
     // Run the loaded model on an already-preprocessed input (for parity with Keras) and time it.
     predict: async (values) => {
-      const { height, width, channels } = state.entry.input;
-      const batch = tf.tensor4d(values, [1, height, width, channels]);
+      const input = Float32Array.from(values);
       const started = performance.now();
-      const probability = await predictDog(state.model, batch);
-      const ms = performance.now() - started;
-      batch.dispose();
-      return { probability, ms };
+      const probability = await predictDog(state.model, input, state.entry.input);
+      return { probability, ms: performance.now() - started };
     },
   });
 }
@@ -353,14 +343,14 @@ async function main() {
   bindControls();
   exposeDebugHook();
   try {
-    state.backend = await startBackend(query.get("backend") ?? undefined);
+    state.backend = await startBackend(query.get("backend") ?? undefined, Number(query.get("threads")) || undefined);
   } catch (error) {
     $("status").textContent = "No TF.js backend";
     showMessage(`TF.js could not start: ${error.message}`);
     return;
   }
-  $("backend").textContent =
-    state.backend === "wasm" && globalThis.crossOriginIsolated ? "wasm (multithreaded)" : state.backend;
+  const threads = state.backend === "wasm" ? tf.wasm.getThreadsCount() : 1;
+  $("backend").textContent = threads > 1 ? `wasm (${threads} threads)` : state.backend;
   try {
     state.manifest = await loadManifest();
   } catch (error) {

@@ -3,7 +3,7 @@
 // Training (src/cat_dog_classifier/images.py) decodes to 8-bit RGB, converts to grayscale with OpenCV's
 // weights when the model is grayscale, then stretches the WHOLE image to the model's size with cv2.resize
 // INTER_AREA (no crop, aspect ratio not kept), rounding to uint8 after each step. The model takes those uint8
-// values as float 0-255 (its rescaling is a layer inside it). This module does the same with tensor ops.
+// values as float 0-255 (its rescaling is a layer inside it). This module does the same.
 
 const tf = globalThis.tf;
 
@@ -19,9 +19,14 @@ function hardwareWebGL() {
   return !/swiftshader|llvmpipe|software/i.test(String(renderer));
 }
 
-/** Start the first backend that works, in the order WebGL, WASM, CPU (or only `forced`). */
-export async function startBackend(forced) {
+/**
+ * Start the first backend that works, in the order WebGL, WASM, CPU (or only `forced`). WASM runs
+ * multithreaded when the page is cross-origin isolated (serve.py sends the headers); `wasmThreads`
+ * caps its threads (default: one per core).
+ */
+export async function startBackend(forced, wasmThreads) {
   tf.wasm.setWasmPaths(new URL("vendor/", document.baseURI).href);
+  if (wasmThreads) tf.wasm.setThreadsCount(wasmThreads);
   const candidates = forced ? [forced] : BACKENDS.filter((b) => b !== "webgl" || hardwareWebGL());
   const failures = [];
   for (const name of candidates) {
@@ -53,80 +58,104 @@ export async function loadModel(entry, baseUrl) {
   return model;
 }
 
-// OpenCV's INTER_AREA as a (out x in) weight matrix for one axis, so that resizing is two matrix products.
-function areaWeights(inSize, outSize) {
-  const weights = new Float32Array(outSize * inSize);
+// OpenCV's INTER_AREA along one axis, as taps: output i = sum of weights[i][k] * input[first[i] + k].
+function areaTaps(inSize, outSize) {
   const scale = inSize / outSize;
-  if (scale >= 1) {
-    // Downscaling: each output pixel averages the source pixels its box covers, partly covered ones pro rata.
-    for (let o = 0; o < outSize; o++) {
+  const first = new Int32Array(outSize);
+  const weights = [];
+  for (let o = 0; o < outSize; o++) {
+    if (scale >= 1) {
+      // Downscaling: average the source pixels the output's box covers, partly covered ones pro rata.
       const start = o * scale;
       const end = Math.min(start + scale, inSize);
-      for (let i = Math.floor(start); i < Math.ceil(end); i++) {
-        const overlap = Math.min(end, i + 1) - Math.max(start, i);
-        if (overlap > 0) weights[o * inSize + i] = overlap / (end - start);
+      first[o] = Math.floor(start);
+      const taps = [];
+      for (let i = first[o]; i < Math.ceil(end); i++) {
+        taps.push((Math.min(end, i + 1) - Math.max(start, i)) / (end - start));
       }
-    }
-  } else {
-    // Upscaling: cv2.resize's INTER_AREA branch for enlargement (two taps, area-style fraction).
-    for (let o = 0; o < outSize; o++) {
+      weights.push(Float64Array.from(taps));
+    } else {
+      // Upscaling: cv2.resize's INTER_AREA branch for enlargement (two taps, area-style fraction).
       let source = Math.floor((o + 0.5) * scale - 0.5);
       let fraction = o + 1 - (source + 1) / scale;
       fraction = fraction <= 0 ? 0 : fraction - Math.floor(fraction);
       if (source < 0) [source, fraction] = [0, 0];
       if (source >= inSize - 1) [source, fraction] = [inSize - 1, 0];
-      weights[o * inSize + source] += 1 - fraction;
-      if (fraction > 0) weights[o * inSize + source + 1] += fraction;
+      first[o] = source;
+      weights.push(Float64Array.from(fraction > 0 ? [1 - fraction, fraction] : [1]));
     }
   }
-  return weights;
+  return { first, weights };
 }
 
-// Weight matrices per (source size, model size): a camera keeps one size, so they are built once and kept.
-const resizeMatrices = new Map();
-function resizeMatricesFor(inHeight, inWidth, outHeight, outWidth) {
-  const key = `${inHeight}x${inWidth}>${outHeight}x${outWidth}`;
-  if (!resizeMatrices.has(key)) {
-    resizeMatrices.set(key, {
-      rows: tf.keep(tf.tensor2d(areaWeights(inHeight, outHeight), [outHeight, inHeight])),
-      colsT: tf.keep(tf.transpose(tf.tensor2d(areaWeights(inWidth, outWidth), [outWidth, inWidth]))),
-    });
-    // Only the transposed matrix is kept; the caller's tidy releases the one it came from.
-  }
-  return resizeMatrices.get(key);
+// Taps per (source size, model size): a camera keeps one size, so they are computed once.
+const tapsCache = new Map();
+function cachedTaps(inSize, outSize) {
+  const key = `${inSize}>${outSize}`;
+  if (!tapsCache.has(key)) tapsCache.set(key, areaTaps(inSize, outSize));
+  return tapsCache.get(key);
 }
 
-/** Number of tensors the preprocessing keeps on purpose (resize matrices); the rest is per frame. */
-export function cachedTensorCount() {
-  return resizeMatrices.size * 2;
+// cv2.resize writes uint8 through saturate_cast, which rounds half to even.
+function toUint8(value) {
+  const floor = Math.floor(value);
+  const diff = value - floor;
+  const rounded = diff > 0.5 || (diff === 0.5 && floor % 2 !== 0) ? floor + 1 : floor;
+  return Math.min(255, Math.max(0, rounded));
 }
 
 /**
- * ImageData (RGBA) → the model's input batch [1, H, W, C] float32 holding uint8 values, as training made them.
- * Call inside tf.tidy().
+ * ImageData (RGBA) → the model's input, H x W x C float32 holding uint8 values, as training made it.
+ * Plain loops over the few source pixels each output pixel averages: far cheaper than tensor ops
+ * over the whole frame, and nothing to dispose.
  */
 export function preprocess(imageData, input) {
-  // Functional ops only: the core bundle does not register chained tensor methods.
   const { height, width, channels } = input;
-  let pixels = tf.cast(tf.browser.fromPixels(imageData, 3), "float32"); // [h, w, 3] R, G, B
-  if (channels === 1) {
-    // cv2.COLOR_RGB2GRAY on uint8 is fixed point: (4899 R + 9617 G + 1868 B + 2^13) >> 14.
-    const weighted = tf.sum(tf.mul(pixels, tf.tensor1d([4899, 9617, 1868])), -1, true);
-    pixels = tf.floor(tf.div(tf.add(weighted, 8192), 16384));
+  const { data, width: inWidth, height: inHeight } = imageData;
+  const source = new Float32Array(inWidth * inHeight * channels);
+  for (let p = 0, q = 0; p < inWidth * inHeight; p++, q += 4) {
+    if (channels === 1) {
+      // cv2.COLOR_RGB2GRAY on uint8 is fixed point: (4899 R + 9617 G + 1868 B + 2^13) >> 14.
+      source[p] = (4899 * data[q] + 9617 * data[q + 1] + 1868 * data[q + 2] + 8192) >> 14;
+    } else {
+      source[3 * p] = data[q];
+      source[3 * p + 1] = data[q + 1];
+      source[3 * p + 2] = data[q + 2];
+    }
   }
-  const [inHeight, inWidth, c] = pixels.shape;
-  const { rows, colsT } = resizeMatricesFor(inHeight, inWidth, height, width);
-  // Rows: [H, h] x [h, w*C]; then columns, per channel: [H*C, w] x [w, W].
-  const tall = tf.reshape(tf.matMul(rows, tf.reshape(pixels, [inHeight, inWidth * c])), [height, inWidth, c]);
-  const perChannel = tf.reshape(tf.transpose(tall, [0, 2, 1]), [height * c, inWidth]);
-  const resized = tf.transpose(tf.reshape(tf.matMul(perChannel, colsT), [height, c, width]), [0, 2, 1]);
-  // cv2.resize rounds to uint8 (half to even, as tf.round does); clip guards float error at 0 and 255.
-  return tf.expandDims(tf.clipByValue(tf.round(resized), 0, 255), 0);
+  // Columns first, then rows, in floating point: OpenCV rounds only once, at the end.
+  const columns = cachedTaps(inWidth, width);
+  const rowStride = width * channels;
+  const narrow = new Float64Array(inHeight * rowStride);
+  for (let y = 0; y < inHeight; y++) {
+    for (let x = 0; x < width; x++) {
+      const taps = columns.weights[x];
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        let at = (y * inWidth + columns.first[x]) * channels + c;
+        for (let k = 0; k < taps.length; k++, at += channels) sum += taps[k] * source[at];
+        narrow[y * rowStride + x * channels + c] = sum;
+      }
+    }
+  }
+  const rows = cachedTaps(inHeight, height);
+  const output = new Float32Array(height * rowStride);
+  for (let y = 0; y < height; y++) {
+    const taps = rows.weights[y];
+    for (let j = 0; j < rowStride; j++) {
+      let sum = 0;
+      for (let k = 0; k < taps.length; k++) sum += taps[k] * narrow[(rows.first[y] + k) * rowStride + j];
+      output[y * rowStride + j] = toUint8(sum);
+    }
+  }
+  return output;
 }
 
-/** Probability of "dog" for one preprocessed batch; returns a number, leaves no tensor behind. */
-export async function predictDog(model, batch) {
-  const output = tf.tidy(() => model.predict(batch));
+/** Probability of "dog" for one preprocessed input; returns a number, leaves no tensor behind. */
+export async function predictDog(model, values, input) {
+  const output = tf.tidy(() =>
+    model.predict(tf.tensor4d(values, [1, input.height, input.width, input.channels])),
+  );
   try {
     return (await output.data())[0];
   } finally {

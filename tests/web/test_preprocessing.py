@@ -108,6 +108,8 @@ def test_a_photo_dropped_on_the_page_gets_trainings_probability(
         page.set_input_files("#file-input", photo)
         page.wait_for_function(f"catDogDebug.snapshot().last?.source === 'photo {photo.name}'")
         actual = page.evaluate("catDogDebug.snapshot().last.probability")
-        # RGB preprocessing matches to a level on a few pixels (see above): probabilities agree
-        # far more closely than the page's two decimals.
-        assert actual == pytest.approx(expected, abs=2e-3), photo.name
+        # The inputs differ by a level on a few pixels of some JPEGs (see above); measured, that
+        # moves the probability by up to 0.003 (guitar.jpg). 0.01 still catches real mismatches:
+        # measured with Keras, BGR order moves some of these photos by 0.22-0.35, and a centre
+        # crop instead of the stretch moves guitar.jpg by 0.35.
+        assert actual == pytest.approx(expected, abs=0.01), photo.name
