@@ -37,8 +37,8 @@ install: $(BIN)/.installed web/vendor/.installed ## Python env in .venv (from uv
 run: install ## The main job: `dvc repro` (ingest, preprocess, train all variants, evaluate, export)
 	dvc repro
 
-train: install ## Only the training pipeline, all variants: kedro run --pipeline train
-	kedro run --pipeline train
+train: install ## Only the training pipeline, all variants: kedro run --pipelines train
+	kedro run --pipelines train
 
 test: install $(CHROMIUM) ## Lint, then the whole test suite
 	ruff check .
