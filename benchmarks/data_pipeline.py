@@ -1,9 +1,13 @@
-"""Time `kedro run` of ingest and preprocess on the full shared zip; print images/s and peak memory.
+"""Time ingest and preprocess on the full shared zip; print images/s and peak memory per stage.
 
-Each stage runs as its own `kedro run` in a temporary copy of the project, so the project's data/
-is left alone. Per stage it reports the wall time of the whole command (Kedro start-up included),
-the time Kedro reports for running the nodes, the peak RSS of the main process and the peak of
-the summed RSS of the main process and its workers (sampled every 20 ms).
+Two measurements, each stage in its own process, in a temporary copy of the project (the
+project's data/ is left alone):
+- `kedro run`: the whole command (Kedro start-up and hooks included) and the time Kedro reports
+  for the pipeline (nodes, datasets and hooks such as kedro-mlflow's);
+- in-process: the same node functions and catalog datasets called directly, without Kedro.
+Memory: the peak RSS of the main process, and the peak of the summed RSS of the main process and
+its workers; CPU: user + system seconds of all of them (sampled every 20 ms). On a shared machine
+the wall times depend on the load; the CPU seconds much less.
 
     python benchmarks/data_pipeline.py [--source ../shared/data/kagglecatsanddogs_180px.zip]
 
@@ -12,7 +16,6 @@ The table is printed and written to benchmarks/results/data_pipeline.md.
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import re
@@ -24,7 +27,13 @@ import threading
 import time
 from pathlib import Path
 
+import pandas as pd
 import psutil
+from kedro.io import DataCatalog
+
+from cat_dog_classifier.datasets import NpzDataset
+from cat_dog_classifier.pipelines.ingest import nodes as ingest
+from cat_dog_classifier.pipelines.preprocess import nodes as preprocess
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "data_pipeline.md"
@@ -34,6 +43,7 @@ STAGES = {
     "gray100": ["--pipeline", "preprocess", "--namespaces", "gray100"],
     "rgb160": ["--pipeline", "preprocess", "--namespaces", "rgb160"],
 }
+STAGE_TIME = re.compile(r"stage seconds: ([\d.]+)")
 EXECUTION_TIME = re.compile(
     r"Pipeline execution completed.*?successfully in ([\d.]+) sec", re.DOTALL
 )
@@ -53,10 +63,8 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
-def run_stage(project: Path, arguments: list[str], source: Path) -> dict[str, float]:
-    """Run one `kedro run`, sampling the memory of its whole process tree."""
-    kedro = Path(sys.executable).with_name("kedro")
-    command = [str(kedro), "run", *arguments, "--params", f"ingest.source={source}"]
+def run_stage(project: Path, command: list[str]) -> dict[str, float]:
+    """Run one stage's command, sampling the memory of its whole process tree."""
     environment = os.environ | {
         "MLFLOW_TRACKING_URI": f"sqlite:///{project}/mlflow.db",
         "COLUMNS": "200",  # keeps Kedro's log lines whole for EXECUTION_TIME
@@ -70,26 +78,55 @@ def run_stage(project: Path, arguments: list[str], source: Path) -> dict[str, fl
         stderr=subprocess.STDOUT,
         text=True,
     )
-    peak_tree = [0]
-    sampler = threading.Thread(target=sample_tree_rss, args=(process.pid, peak_tree))
+    peak_tree, cpu_by_pid = [0], {}
+    sampler = threading.Thread(target=sample_tree, args=(process.pid, peak_tree, cpu_by_pid))
     sampler.start()
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
     sampler.join()
-    if process.returncode != 0:
+    if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(command)} failed:\n{output[-5000:]}")
-    execution = EXECUTION_TIME.search(output)
+    inner = EXECUTION_TIME.search(output) or STAGE_TIME.search(output)
     return {
         "wall_s": wall,
-        "nodes_s": float(execution.group(1)) if execution else float("nan"),
+        "inner_s": float(inner.group(1)),
         "main_rss_mib": usage.ru_maxrss / 1024,
         "tree_rss_mib": peak_tree[0] / MIB,
+        "cpu_s": sum(cpu_by_pid.values()),
     }
 
 
-def sample_tree_rss(pid: int, peak: list[int]) -> None:
+def run_in_process(stage: str, source: Path) -> None:
+    """One stage's nodes and datasets without Kedro, reading and writing the catalog's files."""
+    start = time.perf_counter()
+    catalog = DataCatalog.from_config(
+        {
+            name: {"type": "pandas.ParquetDataset", "filepath": f"data/{path}.parquet"}
+            for name, path in [
+                ("manifest", "02_intermediate/image_manifest"),
+                ("splits", "03_primary/image_splits"),
+            ]
+        }
+    )
+    if stage == "ingest":
+        params = {"source": str(source), "min_side": 32, "max_pixels": 40_000_000, "workers": None}
+        catalog.save("manifest", ingest.reject_duplicates(ingest.inspect_images(params)))
+    elif stage == "split":
+        split = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
+        catalog.save("splits", preprocess.split_images(catalog.load("manifest"), split))
+    else:
+        height, color_mode = (100, "grayscale") if stage == "gray100" else (160, "rgb")
+        image = {"height": height, "width": height, "color_mode": color_mode}
+        arrays = preprocess.preprocess_images(
+            catalog.load("splits"), image | {"interpolation": "linear"}, None
+        )
+        NpzDataset(filepath=f"data/05_model_input/{stage}.npz").save(arrays)
+    print(f"stage seconds: {time.perf_counter() - start:.2f}")
+
+
+def sample_tree(pid: int, peak: list[int], cpu_by_pid: dict[int, float]) -> None:
+    """Record the peak summed RSS and the CPU seconds (user + system) of the process tree."""
     try:
         main = psutil.Process(pid)
         while main.is_running() and main.status() != psutil.STATUS_ZOMBIE:
@@ -97,6 +134,8 @@ def sample_tree_rss(pid: int, peak: list[int]) -> None:
             for process in [main, *main.children(recursive=True)]:
                 with contextlib.suppress(psutil.Error):  # a worker may exit meanwhile
                     total += process.memory_info().rss
+                    times = process.cpu_times()
+                    cpu_by_pid[process.pid] = times.user + times.system
             peak[0] = max(peak[0], total)
             time.sleep(0.02)
     except psutil.Error:
@@ -123,46 +162,75 @@ def main() -> None:
         type=Path,
         default=PROJECT_ROOT.parent / "shared" / "data" / "kagglecatsanddogs_180px.zip",
     )
+    parser.add_argument("--in-process-stage", choices=STAGES, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     source = arguments.source.resolve()
+    if arguments.in_process_stage:
+        run_in_process(arguments.in_process_stage, source)
+        return
     host = machine()
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    modes = {
+        "kedro run": lambda stage: [
+            kedro,
+            "run",
+            *STAGES[stage],
+            "--params",
+            f"ingest.source={source}",
+        ],
+        "in-process": lambda stage: [
+            sys.executable,
+            __file__,
+            "--source",
+            str(source),
+            "--in-process-stage",
+            stage,
+        ],
+    }
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for mode, command in modes.items():
+        with tempfile.TemporaryDirectory(prefix="benchmark-data-") as scratch:
+            project = copy_project(Path(scratch))
+            results[mode] = {}
+            for stage in STAGES:
+                print(f"{mode}: {stage} ...", flush=True)
+                results[mode][stage] = run_stage(project, command(stage))
+            manifest = pd.read_parquet(project / "data/02_intermediate/image_manifest.parquet")
 
-    with tempfile.TemporaryDirectory(prefix="benchmark-data-") as scratch:
-        project = copy_project(Path(scratch))
-        results = {}
-        for name, stage in STAGES.items():
-            print(f"running {name} ...", flush=True)
-            results[name] = run_stage(project, stage, source)
-        report = json.loads((project / "data/08_reporting/ingestion_report.json").read_text())
-
-    images = report["usable"]
+    files, images = len(manifest), int((manifest["status"] == "ok").sum())
     lines = [
-        f"# Data pipeline benchmark: {report['files']} files, {images} usable images",
+        f"# Data pipeline benchmark: {files} files, {images} usable images",
         "",
         f"Source: `{source}`. Machine: {host}.",
         "Command: `python benchmarks/data_pipeline.py`.",
         "",
-        "| stage | kedro run wall (s) | nodes (s) | images/s (nodes) "
+        "| mode | stage | command wall (s) | pipeline / stage (s) | images/s | CPU (s) "
         "| peak RSS main (MiB) | peak RSS main + workers (MiB) |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, result in results.items():
-        rate = f"{images / result['nodes_s']:,.0f}" if name != "split" else "-"
-        lines.append(
-            f"| {name} | {result['wall_s']:.1f} | {result['nodes_s']:.1f} | {rate} "
-            f"| {result['main_rss_mib']:,.0f} | {result['tree_rss_mib']:,.0f} |"
-        )
-    wall = sum(result["wall_s"] for result in results.values())
-    nodes = sum(result["nodes_s"] for result in results.values())
-    lines.append(
-        f"| **all** | {wall:.1f} | {nodes:.1f} | {images / nodes:,.0f} "
-        f"| {max(r['main_rss_mib'] for r in results.values()):,.0f} "
-        f"| {max(r['tree_rss_mib'] for r in results.values()):,.0f} |"
-    )
+    for mode, stages in results.items():
+        rows = [*stages.items(), ("**all**", _total(stages))]
+        for stage, result in rows:
+            rate = "-" if stage == "split" else f"{images / result['inner_s']:,.0f}"
+            lines.append(
+                f"| {mode} | {stage} | {result['wall_s']:.1f} | {result['inner_s']:.1f} | {rate} "
+                f"| {result['cpu_s']:.1f} "
+                f"| {result['main_rss_mib']:,.0f} | {result['tree_rss_mib']:,.0f} |"
+            )
     table = "\n".join(lines) + "\n"
     print(table)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(table)
+
+
+def _total(stages: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {
+        "wall_s": sum(result["wall_s"] for result in stages.values()),
+        "inner_s": sum(result["inner_s"] for result in stages.values()),
+        "cpu_s": sum(result["cpu_s"] for result in stages.values()),
+        "main_rss_mib": max(result["main_rss_mib"] for result in stages.values()),
+        "tree_rss_mib": max(result["tree_rss_mib"] for result in stages.values()),
+    }
 
 
 if __name__ == "__main__":
