@@ -102,11 +102,13 @@ def decode_image(
         at_least = at_least[::-1] if at_least else None
 
     if image.format in JPEG_FORMATS:
-        pixels = _decode_jpeg(data, color_mode, at_least)
+        pixels = _decode_jpeg(data, at_least)
     else:
-        pixels = _decode_with_pillow(image, color_mode)
+        pixels = _decode_with_pillow(image)
     if orientation in _UPRIGHT:
         pixels = _apply_orientation(pixels, orientation)
+    if color_mode == "grayscale":  # from RGB with OpenCV's weights, whatever the format (as served)
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
     return DecodedImage(pixels=pixels, format=image.format, width=width, height=height)
 
 
@@ -179,16 +181,14 @@ def _orientation(image: Image.Image) -> int:
         return 1  # unreadable EXIF: keep the pixels as stored
 
 
-def _decode_jpeg(
-    data: bytes, color_mode: ColorMode, at_least: tuple[int, int] | None
-) -> np.ndarray:
+def _decode_jpeg(data: bytes, at_least: tuple[int, int] | None) -> np.ndarray:
     # simplejpeg's strict mode turns libjpeg's warnings (premature end of data, corrupt segment)
     # into errors; Pillow and OpenCV would return the picture with a grey bottom instead.
     min_height, min_width = at_least or (0, 0)
     try:
         return simplejpeg.decode_jpeg(
             data,
-            colorspace="GRAY" if color_mode == "grayscale" else "RGB",
+            colorspace="RGB",
             min_height=min_height,
             min_width=min_width,
             strict=True,
@@ -197,15 +197,12 @@ def _decode_jpeg(
         raise ImageRejected("corrupt", str(error)) from error
 
 
-def _decode_with_pillow(image: Image.Image, color_mode: ColorMode) -> np.ndarray:
+def _decode_with_pillow(image: Image.Image) -> np.ndarray:
     try:
         image.load()
-        rgb = _to_rgb(image)
+        return _to_rgb(image)
     except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageRejected("corrupt", str(error)) from error
-    if color_mode == "grayscale":
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
-    return rgb
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:

@@ -14,8 +14,8 @@ from cat_dog_classifier.pipelines.ingest.nodes import inspect_images, reject_dup
 from cat_dog_classifier.pipelines.preprocess.nodes import preprocess_images, split_images
 
 SPLIT = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
-GRAY100 = {"height": 100, "width": 100, "color_mode": "grayscale", "interpolation": "linear"}
-RGB160 = {"height": 160, "width": 160, "color_mode": "rgb", "interpolation": "linear"}
+GRAY100 = {"height": 100, "width": 100, "color_mode": "grayscale", "interpolation": "area"}
+RGB160 = {"height": 160, "width": 160, "color_mode": "rgb", "interpolation": "area"}
 
 
 @pytest.fixture(scope="module")
@@ -95,12 +95,14 @@ def test_pixels_are_the_decoded_resized_photo(
     path = str(rgb160["test_paths"][3])
     with zipfile.ZipFile(small_source_zip) as archive:
         encoded = np.frombuffer(archive.read(path), np.uint8)
-    bgr = cv2.resize(cv2.imdecode(encoded, cv2.IMREAD_COLOR), (160, 160))
+    bgr = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    area = cv2.INTER_AREA
     assert rgb160["test_images"].shape == (30, 160, 160, 3)
-    assert np.abs(rgb160["test_images"][3].astype(int) - bgr[..., ::-1]).mean() < 1.0  # RGB
-    gray = cv2.resize(cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE), (100, 100))
+    rgb = cv2.resize(bgr, (160, 160), interpolation=area)[..., ::-1]
+    np.testing.assert_array_equal(rgb160["test_images"][3], rgb)  # R, G, B order
+    gray = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (100, 100), interpolation=area)
     index = list(gray100["test_paths"]).index(path)
-    assert np.abs(gray100["test_images"][index, ..., 0].astype(int) - gray).mean() < 1.0
+    np.testing.assert_array_equal(gray100["test_images"][index, ..., 0], gray)
 
 
 def test_a_source_changed_since_ingestion_is_refused(splits: pd.DataFrame) -> None:

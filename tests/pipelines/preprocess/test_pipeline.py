@@ -21,7 +21,7 @@ OUTPUTS = [
 
 def run(project: Path, pipeline: str, source: Path) -> None:
     bootstrap_project(project)
-    params = {"ingest": {"source": str(source)}, "gray100": {"image": {"interpolation": "area"}}}
+    params = {"ingest": {"source": str(source)}, "gray100": {"image": {"interpolation": "linear"}}}
     with KedroSession.create(project_path=project, runtime_params=params) as session:
         session.run(pipeline_name=pipeline)
 
