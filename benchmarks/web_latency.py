@@ -3,12 +3,12 @@
     python benchmarks/web_latency.py     # web/ as `kedro run --pipeline export` left it
     python benchmarks/web_latency.py --frames 300 --backends wasm cpu
 
-For each model in web/models/manifest.json and each backend (WASM with TF.js's default thread
-count, WASM on two threads, CPU, WebGL) the page is served by web/serve.py, opened in
-/usr/bin/chromium, and times `--frames` runs of the model on a real photo after a warm-up (model
-only: input upload from the preprocessed pixels to the probability read back). It also times the
-whole live frame (640x480 capture, preprocessing, model) in the page's camera loop, fed by a fake
-camera. Headless Chromium has no GPU: its WebGL is SwiftShader, which the page itself skips.
+For each model in web/models/manifest.json and each backend (WASM, CPU, WebGL) the page is
+served by web/serve.py, opened in /usr/bin/chromium, and times `--frames` runs of the model on a
+real photo after a warm-up (model only: input upload from the preprocessed pixels to the
+probability read back). It also times the whole live frame (640x480 capture, preprocessing,
+model) in the page's camera loop, fed by a fake camera. Headless Chromium has no GPU: its WebGL
+is SwiftShader, which the page itself skips unless asked for it (?backend=webgl).
 Prints a table and writes benchmarks/results/web_latency.md.
 """
 
@@ -38,10 +38,9 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-# label -> page query (WASM threads need cross-origin isolation, which serve.py's headers give)
+# label -> page query
 BACKENDS = {
-    "wasm": "backend=wasm",  # TF.js's default thread count (half the cores)
-    "wasm-2threads": "backend=wasm&threads=2",
+    "wasm": "backend=wasm",
     "cpu": "backend=cpu",
     "webgl": "backend=webgl",
 }

@@ -343,7 +343,7 @@ async function main() {
   bindControls();
   exposeDebugHook();
   try {
-    state.backend = await startBackend(query.get("backend") ?? undefined, Number(query.get("threads")) || undefined);
+    state.backend = await startBackend(query.get("backend") ?? undefined);
   } catch (error) {
     $("status").textContent = "No TF.js backend";
     showMessage(`TF.js could not start: ${error.message}`);

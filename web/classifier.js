@@ -20,13 +20,12 @@ function hardwareWebGL() {
 }
 
 /**
- * Start the first backend that works, in the order WebGL, WASM, CPU (or only `forced`). WASM runs
- * multithreaded when the page is cross-origin isolated (serve.py sends the headers); `wasmThreads`
- * caps its threads (default: one per core).
+ * Start the first backend that works, in the order WebGL, WASM, CPU (or only `forced`). WASM may run
+ * multithreaded when the page is cross-origin isolated (serve.py sends the headers); TF.js sizes its
+ * thread pool from the core count (one thread on a 2-core machine).
  */
-export async function startBackend(forced, wasmThreads) {
+export async function startBackend(forced) {
   tf.wasm.setWasmPaths(new URL("vendor/", document.baseURI).href);
-  if (wasmThreads) tf.wasm.setThreadsCount(wasmThreads);
   const candidates = forced ? [forced] : BACKENDS.filter((b) => b !== "webgl" || hardwareWebGL());
   const failures = [];
   for (const name of candidates) {
