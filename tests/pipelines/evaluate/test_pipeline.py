@@ -2,62 +2,27 @@
 epoch per variant, logging to a real MLflow store (SQLite) in a temporary directory."""
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from mlflow import MlflowClient
 
-VARIANTS = ["cnn", "cnn_dropout", "cnn_dropout_aug", "transfer"]
+from tests.conftest import VARIANTS, TrainedProject, run_kedro
+
 NAME = "cat_dog_classifier"
 PLOTS = ["training_curves", "confusion_matrix", "roc_curve", "misclassified"]
 
 
-def run(project: Path, params: dict, pipelines: list[str], **options) -> None:
-    bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
-        session.run(pipeline_names=pipelines, **options)
-
-
-@pytest.fixture(scope="module")
-def trained(
-    project_root: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    small_source_zip: Path,
-    mobilenet_weights: Path,
-) -> Iterator[tuple[Path, dict]]:
-    """A project copy after one `kedro run` of every pipeline up to evaluate; its params."""
-    tmp = tmp_path_factory.mktemp("trained")
-    project = tmp / "project"
-    shutil.copytree(project_root / "conf", project / "conf", ignore=shutil.ignore_patterns("local"))
-    (project / "conf" / "local").mkdir()
-    shutil.copy(project_root / "pyproject.toml", project)
-    shutil.copy(project_root / ".telemetry", project)
-    shutil.copytree(
-        project_root / "src",
-        project / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    one_epoch = {"training": {"epochs": 1, "deterministic": True}}
-    params = {
-        "ingest": {"source": str(small_source_zip)},
-        "rgb160": {"image": {"height": 96, "width": 96}},  # small transfer input, same set name
-        **{variant: one_epoch for variant in VARIANTS},
-        "transfer": {**one_epoch, "model": {"weights": str(mobilenet_weights)}},
-        "evaluate": {"registry": {"min_test_accuracy": 0.0}},
-    }
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.chdir(project)
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp}/mlflow.db")
-        run(project, params, ["ingest", "preprocess"])
-        run(project, params, ["train", "evaluate"])
-        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-        yield project, params
+@pytest.fixture
+def trained(trained_project: TrainedProject) -> Iterator[tuple[Path, dict]]:
+    """The trained project copy and its params, with MLflow pointed at its store."""
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(trained_project.tracking_uri)
+    yield trained_project.path, trained_project.params
+    mlflow.set_tracking_uri(previous)
 
 
 @pytest.mark.slow
@@ -163,7 +128,7 @@ def test_one_variant_retrained_alone_with_the_same_seed_gives_the_same_metrics(t
     report = project / "data/08_reporting/cnn_dropout_aug/test_metrics.json"
     before = json.loads(report.read_text())
     champion = MlflowClient().get_model_version_by_alias(NAME, "champion").version
-    run(project, params, ["train", "evaluate"], namespaces=["cnn_dropout_aug"])
+    run_kedro(project, ["train", "evaluate"], params, namespaces=["cnn_dropout_aug"])
     assert json.loads(report.read_text()) == before
     versions = MlflowClient().search_model_versions(f"name = '{NAME}'")
     assert len(versions) == len(VARIANTS) + 1

@@ -1,0 +1,31 @@
+"""The results notebook runs top to bottom on a trained project, through the Kedro catalog."""
+
+import shutil
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.conftest import TrainedProject, inside
+
+
+@pytest.mark.slow
+def test_results_notebook_compares_every_variant(
+    trained_project: TrainedProject, project_root
+) -> None:
+    notebook_path = trained_project.path / "notebooks" / "results.ipynb"
+    shutil.copy(project_root / "notebooks" / "results.ipynb", notebook_path)
+    notebook = nbformat.read(notebook_path, as_version=4)
+    with inside(trained_project.path):
+        NotebookClient(
+            notebook, timeout=300, resources={"metadata": {"path": str(notebook_path.parent)}}
+        ).execute()
+
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert not [output for output in outputs if output["output_type"] == "error"]
+    [table] = [o["data"]["text/plain"] for o in outputs if o["output_type"] == "execute_result"]
+    assert "accuracy" in table
+    for variant in ("cnn", "cnn_dropout", "cnn_dropout_aug", "transfer"):
+        assert variant in table
+    figures = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == 2  # the comparison chart and the training curves
