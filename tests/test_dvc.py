@@ -1,7 +1,6 @@
 """`dvc repro` on a temporary copy of the project rebuilds exactly what changed."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,12 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.conftest import copy_project, tracking_uri
+
 
 def _run(args: list[str], cwd: Path) -> str:
     env = os.environ | {
         # The stages call `kedro`: the one of this environment.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}",
+        "MLFLOW_TRACKING_URI": tracking_uri(cwd),
     }
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
@@ -24,19 +25,8 @@ def _run(args: list[str], cwd: Path) -> str:
 
 @pytest.fixture
 def project_copy(project_root: Path, small_source_zip: Path, tmp_path: Path) -> Path:
-    """The committed and new (not ignored) files of the project, in a fresh git repository."""
-    copy = tmp_path / "project"
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=project_root,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for relative in filter(None, listed.split("\0")):
-        source = project_root / relative
-        if source.is_file():
-            (copy / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, copy / relative)
+    """A copy of the project in a fresh git repository, reading the small source zip."""
+    copy = copy_project(project_root, tmp_path / "project")
     params_file = copy / "conf/base/parameters_ingest.yml"
     params = yaml.safe_load(params_file.read_text())
     params["ingest"]["source"] = str(small_source_zip)

@@ -1,14 +1,13 @@
 """`kedro run --pipeline ingest` then `--pipeline preprocess` through a real KedroSession."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+
+from tests.conftest import copy_project, run_kedro
 
 OUTPUTS = [
     "data/02_intermediate/image_manifest.parquet",
@@ -20,28 +19,12 @@ OUTPUTS = [
 
 
 def run(project: Path, pipeline: str, source: Path) -> None:
-    bootstrap_project(project)
-    params = {"ingest": {"source": str(source)}, "gray100": {"image": {"interpolation": "linear"}}}
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
-        session.run(pipeline_name=pipeline)
+    run_kedro(project, [pipeline], {"ingest": {"source": str(source)}})
 
 
 @pytest.fixture
-def project(project_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A temporary copy of the project (code and configuration), run from its root like Kedro."""
-    copy = tmp_path / "project"
-    shutil.copytree(project_root / "conf", copy / "conf", ignore=shutil.ignore_patterns("local"))
-    (copy / "conf" / "local").mkdir()
-    shutil.copy(project_root / "pyproject.toml", copy)
-    shutil.copy(project_root / ".telemetry", copy)  # no consent prompt, nothing sent
-    shutil.copytree(
-        project_root / "src",
-        copy / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    monkeypatch.chdir(copy)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
-    return copy
+def project(project_root: Path, tmp_path: Path) -> Path:
+    return copy_project(project_root, tmp_path / "project")
 
 
 @pytest.mark.slow
