@@ -55,14 +55,11 @@ def test_the_page_preprocesses_photos_as_training_does(
         )
         theirs = training_input(photo, model).astype(np.float64)
         difference = np.abs(ours.reshape(size, size, channels) - theirs)
-        # RGB, and any PNG: the same decoded pixels on both sides; the page's resize rounds float
-        # sums where OpenCV uses fixed point, so a level at most, rarely. Grayscale JPEGs: training
-        # takes libjpeg's Y plane, the page only gets RGB (clamped after YCbCr conversion) and
-        # converts it, so saturated pixels may move a few levels; the mean stays far below one.
-        exact = model == "transfer" or photo.suffix == ".png"
-        tolerance = (1, 0.01) if exact else (8, 0.1)
-        assert difference.max() <= tolerance[0], relative
-        assert difference.mean() <= tolerance[1], relative
+        # Same decoded RGB pixels on both sides (libjpeg-turbo, and training converts to grayscale
+        # from RGB too); the page's resize rounds float sums where OpenCV may use fixed point, so a
+        # pixel may differ by one level (measured: at most 1% of them, on guitar.jpg).
+        assert difference.max() <= 1, relative
+        assert difference.mean() <= 0.05, relative
 
 
 @pytest.mark.slow
