@@ -54,7 +54,7 @@ format: install ## Fix what ruff can fix
 	ruff format .
 
 web: install ## Serve web/ on http://127.0.0.1:8000 (camera access needs localhost or HTTPS)
-	python -m cat_dog_classifier.serve --directory web --port 8000
+	python web/serve.py --port 8000
 
 mlflow-ui: install ## Open the MLflow UI on http://127.0.0.1:5000
 	kedro mlflow ui

@@ -82,17 +82,24 @@ def tracking_uri(project: Path) -> str:
 
 
 @contextmanager
-def inside(project: Path) -> Iterator[None]:
-    """Run from the project's root (catalog paths are relative) against its own MLflow store."""
+def inside(project: Path, store: str | None = None) -> Iterator[None]:
+    """Run from the project's root (catalog paths are relative) against an MLflow store: the
+    project's own unless `store` names another."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(project)
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(project))
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", store or tracking_uri(project))
         yield
 
 
-def run_kedro(project: Path, pipelines: list[str], params: dict[str, Any], **options: Any) -> None:
+def run_kedro(
+    project: Path,
+    pipelines: list[str],
+    params: dict[str, Any],
+    store: str | None = None,
+    **options: Any,
+) -> None:
     """`kedro run --pipelines ... --params ...` in `project`, through a real KedroSession."""
-    with inside(project):
+    with inside(project, store):
         bootstrap_project(project)
         with KedroSession.create(project_path=project, runtime_params=params) as session:
             session.run(pipeline_names=pipelines, **options)

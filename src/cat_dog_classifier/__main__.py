@@ -1,4 +1,4 @@
-"""cat_dog_classifier file for ensuring the package is executable as `python -m cat_dog_classifier`."""
+"""Makes the package executable as `python -m cat_dog_classifier` (the same as `kedro`)."""
 
 import sys
 from pathlib import Path

@@ -14,11 +14,9 @@ from pathlib import Path
 
 import cv2
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.pipelines.export.conftest import copy_project
+from tests.conftest import copy_project, run_kedro
 from tests.pipelines.export.trained_registry import TrainedRegistry, shared_registry
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,14 +59,9 @@ def exported_web_dir(
     if not (vendor / "tf-core.min.js").is_file():
         pytest.fail(f"{vendor} is missing: run `npm ci && npm run build` in {vendor.parent}")
     project = copy_project(project_root, tmp_path_factory.mktemp("web") / "project")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", web_registry.tracking_uri)
-        patch.chdir(project)
-        bootstrap_project(project)
-        with KedroSession.create(
-            project_path=project, runtime_params={"export": {"models": {"variants": "all"}}}
-        ) as session:
-            session.run(pipeline_name="export")
+    # float32 for every variant: the page must reproduce Keras to 1e-4.
+    export = {"models": {"variants": "all"}, "tfjs": {"float16": False}}
+    run_kedro(project, ["export"], {"export": export}, web_registry.tracking_uri)
     web_dir = project / "web"
     shutil.copytree(vendor, web_dir / "vendor")
     # The samples, served from the page's own origin so that it can fetch them.

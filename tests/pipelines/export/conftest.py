@@ -1,6 +1,5 @@
 """Export test fixtures: a real registry trained on real photos, a project copy to run in."""
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,23 +28,3 @@ def registry_uri(
     mlflow.set_tracking_uri(trained_registry.tracking_uri)
     yield trained_registry.tracking_uri
     mlflow.set_tracking_uri(previous)
-
-
-def copy_project(project_root: Path, destination: Path) -> Path:
-    """The files a `kedro run` reads (config, web page), not data, models or node_modules."""
-    destination.mkdir(parents=True)
-    for name in ("pyproject.toml", ".telemetry"):
-        if (project_root / name).exists():
-            shutil.copy2(project_root / name, destination / name)
-    shutil.copytree(project_root / "conf", destination / "conf")
-    shutil.copytree(
-        project_root / "src",
-        destination / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
-    shutil.copytree(
-        project_root / "web",
-        destination / "web",
-        ignore=shutil.ignore_patterns("node_modules", "models", "vendor"),
-    )
-    return destination

@@ -66,7 +66,7 @@ def test_an_unknown_registered_model_names_the_store(registry_uri: str):
         select_model_versions("dogs_only", {**NOTHING, "alias": "champion"})
 
 
-def _export(tmp_path: Path, variants: list[str], float16: bool = False) -> dict:
+def _export(tmp_path: Path, variants: list[str], float16: bool | list[str] = False) -> dict:
     records = select_model_versions(REGISTERED_MODEL_NAME, {**NOTHING, "variants": variants})
     options = {**TFJS_OPTIONS, "output_dir": str(tmp_path / "models"), "float16": float16}
     return export_tfjs_models(records, REGISTERED_MODEL_NAME, options)
@@ -112,6 +112,13 @@ def test_float16_halves_the_weights(registry_uri: str, tmp_path: Path):
     assert floats
     assert all(w["quantization"]["dtype"] == "float16" for w in floats if w["dtype"] == "float32")
     assert half["size_bytes"] < 0.55 * full["size_bytes"]
+
+
+def test_float16_can_be_chosen_per_variant(registry_uri: str, tmp_path: Path):
+    manifest = _export(tmp_path, ["cnn", "transfer"], float16=["cnn"])
+
+    quantization = {entry["variant"]: entry["quantization"] for entry in manifest["models"]}
+    assert quantization == {"cnn": "float16", "transfer": "none"}
 
 
 def test_a_new_export_removes_model_folders_left_by_the_previous_one(

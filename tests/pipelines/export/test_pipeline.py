@@ -3,11 +3,10 @@
 import json
 from pathlib import Path
 
-import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from mlflow import MlflowClient
 
-from .conftest import copy_project
+from tests.conftest import TrainedProject, copy_project, run_kedro
+
 from .trained_registry import TrainedRegistry
 
 
@@ -16,16 +15,9 @@ def test_export_pipeline_writes_the_champion_first_and_a_sorted_manifest(
     tmp_path: Path,
     registry_uri: str,
     trained_registry: TrainedRegistry,
-    monkeypatch: pytest.MonkeyPatch,
 ):
     project = copy_project(project_root, tmp_path / "project")
-    monkeypatch.chdir(project)
-    bootstrap_project(project)
-
-    with KedroSession.create(
-        project_path=project, runtime_params={"export": {"models": {"variants": "all"}}}
-    ) as session:
-        session.run(pipeline_name="export")
+    run_kedro(project, ["export"], {"export": {"models": {"variants": "all"}}}, registry_uri)
 
     manifest_path = project / "web" / "models" / "manifest.json"
     text = manifest_path.read_text()
@@ -40,3 +32,23 @@ def test_export_pipeline_writes_the_champion_first_and_a_sorted_manifest(
     for entry in manifest["models"]:
         folder = project / "web" / "models" / entry["id"]
         assert sorted(entry["files"]) == sorted(p.name for p in folder.iterdir())
+
+
+def test_export_after_training_ships_the_champion_that_evaluation_chose(
+    trained_project: TrainedProject,
+):
+    """End to end on the real trained registry: what the page loads is the registered champion."""
+    run_kedro(trained_project.path, ["export"], trained_project.params)
+
+    manifest = json.loads((trained_project.path / "web/models/manifest.json").read_text())
+    champion = MlflowClient(trained_project.tracking_uri).get_model_version_by_alias(
+        "cat_dog_classifier", "champion"
+    )
+    [entry] = manifest["models"]
+    assert entry["variant"] == champion.tags["variant"]
+    assert str(entry["version"]) == str(champion.version)
+    assert entry["aliases"] == ["champion"]
+    assert entry["run_id"] == champion.run_id
+    assert entry["metrics"]["test_accuracy"] == float(champion.tags["test_accuracy"])
+    assert entry["quantization"] == ("none" if entry["variant"] == "transfer" else "float16")
+    assert (trained_project.path / "web/models" / entry["model_url"]).is_file()

@@ -111,6 +111,11 @@ def _convert(model_uri: str, destination: Path, float16: bool) -> tuple[int, int
     return tuple(model.input_shape[1:])
 
 
+def _float16(setting: bool | list[str], variant: str) -> bool:
+    """`float16` is true, false, or the variants whose weights are stored as float16."""
+    return variant in setting if isinstance(setting, list) else bool(setting)
+
+
 def export_tfjs_models(
     versions: list[dict[str, Any]], registered_model_name: str, options: dict[str, Any]
 ) -> dict[str, Any]:
@@ -138,8 +143,9 @@ def export_tfjs_models(
             record["variant"],
             destination,
         )
+        float16 = _float16(options["float16"], record["variant"])
         input_shape = _convert(
-            f"models:/{registered_model_name}/{record['version']}", destination, options["float16"]
+            f"models:/{registered_model_name}/{record['version']}", destination, float16
         )
         channels = 1 if record["color_mode"] == "grayscale" else 3
         if input_shape != (record["height"], record["width"], channels):
@@ -171,7 +177,7 @@ def export_tfjs_models(
                     "value_range": [0, 255],
                     "resize": options["resize"],
                 },
-                "quantization": "float16" if options["float16"] else "none",
+                "quantization": "float16" if float16 else "none",
                 "model_url": f"{model_id}/{MODEL_JSON}",
                 "files": files,
                 "size_bytes": sum(f["bytes"] for f in files.values()),
