@@ -119,6 +119,7 @@ def test_frozen_transfer_reuses_features_instead_of_running_the_backbone_each_ep
     monkeypatch.setattr(keras.Model, "predict", counting_predict)
     model_params, training = variant(parameters, "transfer", epochs=3)
     training["early_stopping"] = {**training["early_stopping"], "patience": 10}
+    training["fine_tune"] = {**training["fine_tune"], "epochs": 0}  # the frozen phase alone
     _, history = train_model(rgb_set, model_params, training)
     assert len(history) == 3
     assert calls == ["mobilenet_v2_features", "mobilenet_v2_features"]  # train, validation

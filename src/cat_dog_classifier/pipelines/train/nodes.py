@@ -129,6 +129,11 @@ def _train_transfer(
         feature_extractor.trainable = True
         for layer in backbone.layers[: -fine_tune["layers"]]:
             layer.trainable = False
+        # BatchNormalization stays frozen (inference mode): updating its statistics from small
+        # batches would undo the pretrained normalisation the head was trained on.
+        for layer in backbone.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
         with strategy.scope():
             _compile(model, fine_tune["learning_rate"])
         history += _fit(
