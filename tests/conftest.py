@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+
+if TYPE_CHECKING:  # imported lazily below: it loads TensorFlow
+    from tests.pipelines.export.trained_registry import TrainedRegistry
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -143,3 +146,14 @@ def trained_project(
     run_kedro(project, ["ingest", "preprocess"], params)
     run_kedro(project, ["train", "evaluate"], params)
     return TrainedProject(project, params)
+
+
+@pytest.fixture(scope="session")
+def trained_registry(
+    tmp_path_factory: pytest.TempPathFactory, shared_zip: Path, mobilenet_weights: Path
+) -> "TrainedRegistry":
+    """Small real models of the project's cnn and transfer architectures, registered like training
+    does (contract tags, `champion` on transfer): for the export and web tests, built once."""
+    from tests.pipelines.export.trained_registry import train_and_register  # noqa: PLC0415
+
+    return train_and_register(tmp_path_factory.mktemp("registry"), shared_zip, mobilenet_weights)

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.conftest import copy_project, run_kedro
-from tests.pipelines.export.trained_registry import TrainedRegistry, shared_registry
+from tests.pipelines.export.trained_registry import TrainedRegistry
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,19 +39,10 @@ class ServedPage:
 
 
 @pytest.fixture(scope="session")
-def web_registry(
-    tmp_path_factory: pytest.TempPathFactory, shared_zip: Path, mobilenet_weights: Path
-) -> TrainedRegistry:
-    return shared_registry(
-        tmp_path_factory.getbasetemp() / "registry", shared_zip, mobilenet_weights
-    )
-
-
-@pytest.fixture(scope="session")
 def exported_web_dir(
     project_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
-    web_registry: TrainedRegistry,
+    trained_registry: TrainedRegistry,
     samples_dir: Path,
 ) -> Path:
     """web/ of a project copy after `kedro run --pipeline export` of every variant (two)."""
@@ -61,7 +52,7 @@ def exported_web_dir(
     project = copy_project(project_root, tmp_path_factory.mktemp("web") / "project")
     # float32 for every variant: the page must reproduce Keras to 1e-4.
     export = {"models": {"variants": "all"}, "tfjs": {"float16": False}}
-    run_kedro(project, ["export"], {"export": export}, web_registry.tracking_uri)
+    run_kedro(project, ["export"], {"export": export}, trained_registry.tracking_uri)
     web_dir = project / "web"
     shutil.copytree(vendor, web_dir / "vendor")
     # The samples, served from the page's own origin so that it can fetch them.
@@ -71,7 +62,7 @@ def exported_web_dir(
 
 @pytest.fixture(scope="session")
 def served_page(
-    project_root: Path, exported_web_dir: Path, web_registry: TrainedRegistry
+    project_root: Path, exported_web_dir: Path, trained_registry: TrainedRegistry
 ) -> Iterator[ServedPage]:
     """The documented serve command, on a free port."""
     server = subprocess.Popen(
@@ -87,7 +78,7 @@ def served_page(
         line = server.stdout.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert match, f"serve.py printed {line!r}"
-        yield ServedPage(match.group(1), exported_web_dir, web_registry)
+        yield ServedPage(match.group(1), exported_web_dir, trained_registry)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -136,11 +127,11 @@ def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable
 
 
 @pytest.fixture(scope="session")
-def keras_models(web_registry: TrainedRegistry) -> dict:
+def keras_models(trained_registry: TrainedRegistry) -> dict:
     """The registered Keras models that were exported, by variant, loaded back from the registry."""
     import mlflow  # noqa: PLC0415 (only the parity tests need it)
 
     return {
         variant: mlflow.keras.load_model(f"models:/cat_dog_classifier/{version}")
-        for variant, version in web_registry.versions.items()
+        for variant, version in trained_registry.versions.items()
     }

@@ -1,21 +1,11 @@
-"""Export test fixtures: a real registry trained on real photos, a project copy to run in."""
+"""Export test fixtures: MLflow pointed at the session's trained registry."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import mlflow
 import pytest
 
-from .trained_registry import TrainedRegistry, shared_registry
-
-
-@pytest.fixture(scope="session")
-def trained_registry(
-    tmp_path_factory: pytest.TempPathFactory, shared_zip: Path, mobilenet_weights: Path
-) -> TrainedRegistry:
-    return shared_registry(
-        tmp_path_factory.getbasetemp() / "registry", shared_zip, mobilenet_weights
-    )
+from .trained_registry import TrainedRegistry
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ Training registers every variant under one name with the tags of data contract 4
 so this module trains two small real models on a few hundred photos from the shared zip and
 registers them the same way:
 
-- `cnn`: the study's baseline CNN on 100x100 grayscale (a few epochs: real but weak);
-- `transfer`: frozen MobileNetV2 (ImageNet weights) + a logistic head on 160x160 RGB, which
+- `cnn`: the project's baseline CNN on 100x100 grayscale (a few epochs: real but weak);
+- `transfer`: the project's MobileNetV2 model, backbone frozen, head fitted on 160x160 RGB, which
   classifies the shared sample photos correctly after a short fit; it is the `champion`.
 
 The registry is built once per test session and shared by tests/pipelines/export and tests/web.
 """
 
-import functools
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,12 @@ import cv2
 import keras
 import mlflow
 import numpy as np
+from kedro.config import OmegaConfigLoader
 from mlflow import MlflowClient
+
+from cat_dog_classifier.models import build_model
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 REGISTERED_MODEL_NAME = "cat_dog_classifier"
 TRAIN_PER_CLASS = 150
@@ -73,38 +77,14 @@ def _dataset(zip_path: Path, start: int, count: int, size: int, color_mode: str)
     return np.stack(images).astype("float32"), np.array(labels, dtype="float32")
 
 
-def build_cnn() -> keras.Model:
-    """Contract 3's baseline: raw 0-255 grayscale in, Rescaling inside, probability of dog out."""
-    return keras.Sequential(
-        [
-            keras.Input((100, 100, 1)),
-            keras.layers.Rescaling(1 / 255),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(64, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Conv2D(128, 3, activation="relu"),
-            keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
-            keras.layers.Dense(100, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ],
-        name="cnn",
-    )
-
-
-def build_transfer(mobilenet_weights: Path) -> keras.Model:
-    """Frozen MobileNetV2 with its [-1, 1] scaling inside the model, as training builds it."""
-    backbone = keras.applications.MobileNetV2(
-        include_top=False, weights=None, input_shape=(160, 160, 3)
-    )
-    backbone.load_weights(mobilenet_weights)
-    backbone.trainable = False
-    inputs = keras.Input((160, 160, 3))
-    features = backbone(keras.layers.Rescaling(1 / 127.5, offset=-1)(inputs), training=False)
-    pooled = keras.layers.GlobalAveragePooling2D()(features)
-    outputs = keras.layers.Dense(1, activation="sigmoid")(pooled)
-    return keras.Model(inputs, outputs, name="transfer")
+def project_models(mobilenet_weights: Path) -> tuple[keras.Model, keras.Model]:
+    """The project's own `cnn` and `transfer` (models.py, conf/base parameters), backbone frozen."""
+    parameters = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), base_env="base")["parameters"]
+    cnn = build_model((100, 100, 1), parameters["cnn"]["model"])
+    transfer_params = {**parameters["transfer"]["model"], "weights": str(mobilenet_weights)}
+    transfer = build_model((160, 160, 3), transfer_params)
+    transfer.get_layer("backbone").trainable = False
+    return cnn, transfer
 
 
 def _register(
@@ -158,13 +138,12 @@ def train_and_register(root: Path, zip_path: Path, mobilenet_weights: Path) -> T
     keras.utils.set_random_seed(0)
     versions = {}
 
-    cnn = build_cnn()
+    cnn, transfer = project_models(mobilenet_weights)
     cnn.compile(optimizer="adam", loss="binary_crossentropy")
     cnn.fit(*_dataset(zip_path, 0, TRAIN_PER_CLASS, 100, "grayscale"), epochs=4, verbose=0)
     test_gray = _dataset(zip_path, TRAIN_PER_CLASS, TEST_PER_CLASS, 100, "grayscale")
     versions["cnn"] = _register(client, cnn, "cnn", "grayscale", test_gray)
 
-    transfer = build_transfer(mobilenet_weights)
     transfer.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     transfer.fit(
         *_dataset(zip_path, 0, TRAIN_PER_CLASS, 160, "rgb"), epochs=3, batch_size=32, verbose=0
@@ -176,17 +155,11 @@ def train_and_register(root: Path, zip_path: Path, mobilenet_weights: Path) -> T
     return TrainedRegistry(tracking_uri=tracking_uri, versions=versions)
 
 
-@functools.cache
-def shared_registry(root: Path, zip_path: Path, mobilenet_weights: Path) -> TrainedRegistry:
-    """One registry per test session, whichever test folder asks first."""
-    return train_and_register(root, zip_path, mobilenet_weights)
-
-
 if __name__ == "__main__":
     # A development registry: `python -m tests.pipelines.export.trained_registry /tmp/registry`.
     import sys
 
-    shared = Path(__file__).resolve().parents[4] / "shared"
+    shared = PROJECT_ROOT.parent / "shared"
     registry = train_and_register(
         Path(sys.argv[1]).resolve(),
         shared / "data" / "kagglecatsanddogs_180px.zip",
