@@ -1,5 +1,7 @@
 """Project datasets that kedro-datasets does not provide."""
 
+from .binary_file import BinaryFileDataset
+from .mlflow_tags import MlflowTagsDataset
 from .npz_dataset import NpzDataset, StreamedArray
 
-__all__ = ["NpzDataset", "StreamedArray"]
+__all__ = ["BinaryFileDataset", "MlflowTagsDataset", "NpzDataset", "StreamedArray"]
