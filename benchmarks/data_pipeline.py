@@ -111,7 +111,9 @@ def run_in_process(stage: str, source: Path) -> None:
     )
     if stage == "ingest":
         params = {"source": str(source), "min_side": 32, "max_pixels": 40_000_000, "workers": None}
-        catalog.save("manifest", ingest.reject_duplicates(ingest.inspect_images(params)))
+        catalog.save(
+            "manifest", ingest.reject_duplicates(ingest.inspect_images(str(source), params))
+        )
     elif stage == "split":
         split = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
         catalog.save("splits", preprocess.split_images(catalog.load("manifest"), split))

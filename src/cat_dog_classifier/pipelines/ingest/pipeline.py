@@ -1,6 +1,8 @@
-"""Ingestion pipeline: `kedro run --pipeline ingest`."""
+"""Ingestion pipeline: `kedro run --pipelines ingest`."""
 
 from kedro.pipeline import Pipeline, node
+
+from cat_dog_classifier.sources import fetch_source
 
 from .nodes import inspect_images, reject_duplicates, summarise_ingestion
 
@@ -8,7 +10,13 @@ from .nodes import inspect_images, reject_duplicates, summarise_ingestion
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            node(inspect_images, "params:ingest", "inspected_images", name="inspect_images"),
+            node(fetch_source, "params:ingest", "image_source", name="fetch_source"),
+            node(
+                inspect_images,
+                ["image_source", "params:ingest"],
+                "inspected_images",
+                name="inspect_images",
+            ),
             node(reject_duplicates, "inspected_images", "image_manifest", name="reject_duplicates"),
             node(summarise_ingestion, "image_manifest", "ingestion_report", name="summarise"),
         ]
