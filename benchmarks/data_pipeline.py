@@ -38,10 +38,10 @@ from cat_dog_classifier.pipelines.preprocess import nodes as preprocess
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "data_pipeline.md"
 STAGES = {
-    "ingest": ["--pipeline", "ingest"],
-    "split": ["--pipeline", "preprocess", "--nodes", "split_images"],
-    "gray100": ["--pipeline", "preprocess", "--namespaces", "gray100"],
-    "rgb160": ["--pipeline", "preprocess", "--namespaces", "rgb160"],
+    "ingest": ["--pipelines", "ingest"],
+    "split": ["--pipelines", "preprocess", "--nodes", "split_images"],
+    "gray100": ["--pipelines", "preprocess", "--namespaces", "gray100"],
+    "rgb160": ["--pipelines", "preprocess", "--namespaces", "rgb160"],
 }
 STAGE_TIME = re.compile(r"stage seconds: ([\d.]+)")
 EXECUTION_TIME = re.compile(

@@ -1,4 +1,4 @@
-"""`kedro run --pipeline export` through a real KedroSession against a real registry."""
+"""`kedro run --pipelines export` through a real KedroSession against a real registry."""
 
 import json
 from pathlib import Path

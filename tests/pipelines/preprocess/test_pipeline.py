@@ -1,4 +1,4 @@
-"""`kedro run --pipeline ingest` then `--pipeline preprocess` through a real KedroSession."""
+"""`kedro run --pipelines ingest` then `--pipelines preprocess` through a real KedroSession."""
 
 import json
 from pathlib import Path

@@ -53,7 +53,7 @@ def select_model_versions(
     if not all_versions:
         raise ValueError(
             f"No model named {registered_model_name!r} in the MLflow registry at "
-            f"{mlflow.get_tracking_uri()}: run training first (kedro run --pipeline train)"
+            f"{mlflow.get_tracking_uri()}: run training first (kedro run --pipelines train)"
         )
     chosen: list[ModelVersion] = []
     if selection.get("alias"):

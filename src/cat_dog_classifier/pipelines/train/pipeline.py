@@ -28,7 +28,7 @@ def create_template() -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Every variant; `kedro run --pipeline train --namespaces cnn` trains one alone."""
+    """Every variant; `kedro run --pipelines train --namespaces cnn` trains one alone."""
     template = create_template()
     return sum(
         (
