@@ -1,6 +1,7 @@
 """`kedro run --pipelines ingest` then `--pipelines preprocess` through a real KedroSession."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,8 @@ def test_ingest_then_preprocess_writes_reproducible_outputs(
 
     report = json.loads((project / OUTPUTS[-1]).read_text())
     assert report["labels"] == {"cat": 150, "dog": 150}
-    assert report["source"] == str(small_source_zip)
+    assert report["source"] == "data/01_raw/image_source"  # read through the link to the zip
+    assert os.readlink(project / "data/01_raw/image_source") == str(small_source_zip)
     splits = pd.read_parquet(project / OUTPUTS[1])
     assert splits["split"].value_counts().to_dict() == {"train": 240, "validation": 30, "test": 30}
     with np.load(project / OUTPUTS[2]) as gray100, np.load(project / OUTPUTS[3]) as rgb160:
