@@ -18,6 +18,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 UV_ENV := .uv
 UV ?= $(UV_ENV)/bin/uv
+UV_INSTALLED := $(UV_ENV)/.installed-$(UV_VERSION)
 # On Linux with an NVIDIA driver (nvidia-smi), TensorFlow also gets NVIDIA's CUDA libraries from PyPI
 # (the `gpu` extra, see README). `make GPU= ...` leaves them out, `make GPU=1 ...` forces them.
 GPU ?= $(if $(and $(filter Linux,$(shell uname -s)),$(shell command -v nvidia-smi 2>/dev/null)),1)
@@ -52,11 +53,12 @@ check-node: # Node.js 18 or newer, with npm
 	  echo "Install it (Debian/Ubuntu: sudo apt install nodejs npm; macOS: brew install node; or https://nodejs.org), then run make again."; \
 	  exit 1; fi
 
-$(UV_ENV)/bin/uv: | check-python
+$(UV_INSTALLED): | check-python
 	$(PYTHON) -m venv --clear $(UV_ENV)
 	$(UV_ENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	touch $@
 
-$(INSTALLED): pyproject.toml uv.lock | check-python $(filter $(UV_ENV)/bin/uv,$(UV))
+$(INSTALLED): pyproject.toml uv.lock | check-python $(if $(filter $(UV_ENV)/bin/uv,$(UV)),$(UV_INSTALLED))
 	$(UV) sync --frozen $(EXTRAS) --python $(PYTHON)
 	rm -f $(BIN)/.installed*
 	touch $@

@@ -34,13 +34,17 @@ def clean_path() -> str:
     return os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
 
 
+def fresh_env(path: str) -> dict[str, str]:
+    """This process's environment without what this virtualenv or a Kedro session put in it."""
+    env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "PYTHONPATH"}}
+    return env | {"PATH": path, "PIP_REQUIRE_VIRTUALENV": "1"}  # pip refuses outside a venv
+
+
 def make(project: Path, *args: str, path: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    env |= {"PATH": path, "PIP_REQUIRE_VIRTUALENV": "1"}  # pip itself refuses outside a venv
     return subprocess.run(
         ["make", *args],
         cwd=project,
-        env=env,
+        env=fresh_env(path),
         capture_output=True,
         text=True,
         check=False,
@@ -85,6 +89,7 @@ def test_install_on_a_fresh_copy_uses_only_virtualenvs(project_root: Path, tmp_p
     where = subprocess.run(
         [project / ".venv/bin/python", "-c", code],
         cwd=tmp_path,
+        env=fresh_env(path),
         capture_output=True,
         text=True,
         check=True,
