@@ -38,10 +38,10 @@ from cat_dog_classifier.pipelines.preprocess import nodes as preprocess
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "data_pipeline.md"
 STAGES = {
-    "ingest": ["--pipeline", "ingest"],
-    "split": ["--pipeline", "preprocess", "--nodes", "split_images"],
-    "gray100": ["--pipeline", "preprocess", "--namespaces", "gray100"],
-    "rgb160": ["--pipeline", "preprocess", "--namespaces", "rgb160"],
+    "ingest": ["--pipelines", "ingest"],
+    "split": ["--pipelines", "preprocess", "--nodes", "split_images"],
+    "gray100": ["--pipelines", "preprocess", "--namespaces", "gray100"],
+    "rgb160": ["--pipelines", "preprocess", "--namespaces", "rgb160"],
 }
 STAGE_TIME = re.compile(r"stage seconds: ([\d.]+)")
 EXECUTION_TIME = re.compile(
@@ -111,7 +111,9 @@ def run_in_process(stage: str, source: Path) -> None:
     )
     if stage == "ingest":
         params = {"source": str(source), "min_side": 32, "max_pixels": 40_000_000, "workers": None}
-        catalog.save("manifest", ingest.reject_duplicates(ingest.inspect_images(params)))
+        catalog.save(
+            "manifest", ingest.reject_duplicates(ingest.inspect_images(str(source), params))
+        )
     elif stage == "split":
         split = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
         catalog.save("splits", preprocess.split_images(catalog.load("manifest"), split))

@@ -155,7 +155,7 @@ def prepare_file(
     except ImageRejected as rejection:
         raise ValueError(
             f"{path} in {source.location} no longer decodes ({rejection}): "
-            "run `kedro run --pipeline ingest` again."
+            "run `kedro run --pipelines ingest` again."
         ) from rejection
     return hashlib.sha256(data).hexdigest(), resize(decoded.pixels, height, width, interpolation)
 

@@ -104,6 +104,6 @@ def prepared_images(
         if digest != sha256:
             raise ValueError(
                 f"{path} in {location} changed since ingestion: "
-                "run `kedro run --pipeline ingest` again."
+                "run `kedro run --pipelines ingest` again."
             )
         yield pixels[np.newaxis]

@@ -1,4 +1,4 @@
-"""Preprocessing pipeline: `kedro run --pipeline preprocess`."""
+"""Preprocessing pipeline: `kedro run --pipelines preprocess`."""
 
 from kedro.pipeline import Pipeline, node, pipeline
 
