@@ -1,8 +1,8 @@
 """Project CLI: Kedro's own `kedro run`, whose `--params` also takes lists and mappings.
 
 Kedro 1.7 splits `--params` on every comma (kedro-org/kedro#2552), so
-`--params "export.variants=[cnn,transfer]"` would fail. Here a comma inside [...] or {...} stays in its
-value; every value is then parsed by OmegaConf as YAML, exactly as Kedro does.
+`--params "export.variants=[cnn,transfer]"` would fail. Here a comma inside [...] or {...} stays in
+its value; every value is then parsed by OmegaConf as YAML, exactly as Kedro does.
 Kedro loads this module's `cli` group and lets its commands replace the built-in ones.
 """
 
