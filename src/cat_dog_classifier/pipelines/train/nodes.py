@@ -17,10 +17,11 @@ def train_model(
     model_input: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
     training_params: dict[str, Any],
-) -> tuple[Model, list[dict[str, float]]]:
+) -> tuple[Model, list[dict[str, float]], dict[str, Any]]:
     """Train one variant on the train split, early-stopped on the validation split.
 
-    Returns the model (best validation weights) and its history, one row per epoch.
+    Returns the float32 model (the best validation epoch's weights), its history (one row per
+    epoch) and how it was trained (precision, devices, time).
     """
     from cat_dog_classifier.training import fit_variant  # noqa: PLC0415 - TensorFlow loads here
 
@@ -36,6 +37,7 @@ def epoch_metrics(training_history: list[dict[str, float]]) -> dict[str, list[di
     }
 
 
-def describe_model_file(model_file: bytes) -> dict[str, str]:
-    """Tags for the training run: the MD5 of the model file it wrote (evaluation finds it by it)."""
-    return {"trained_model_md5": model_md5(model_file)}
+def describe_training(model_file: bytes, training_info: dict[str, Any]) -> dict[str, Any]:
+    """Tags for the training run: how it trained (the precision `auto` chose...) and the MD5 of the
+    model file it wrote, by which evaluation finds the run."""
+    return {**training_info, "trained_model_md5": model_md5(model_file)}

@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline, pipeline
 
 from cat_dog_classifier.config import variants
 
-from .nodes import describe_model_file, epoch_metrics, train_model
+from .nodes import describe_training, epoch_metrics, train_model
 
 
 def create_template() -> Pipeline:
@@ -14,7 +14,7 @@ def create_template() -> Pipeline:
             Node(
                 func=train_model,
                 inputs=["model_input", "params:model", "params:training"],
-                outputs=["model@keras", "training_history"],
+                outputs=["model@keras", "training_history", "training_info"],
                 name="train_model",
             ),
             Node(
@@ -24,10 +24,10 @@ def create_template() -> Pipeline:
                 name="epoch_metrics",
             ),
             Node(
-                func=describe_model_file,
-                inputs="model@bytes",
-                outputs="model_tags",
-                name="describe_model_file",
+                func=describe_training,
+                inputs=["model@bytes", "training_info"],
+                outputs="training_tags",
+                name="describe_training",
             ),
         ]
     )
