@@ -19,5 +19,6 @@ def test_epoch_metrics_are_histories_with_one_step_per_epoch():
 def test_the_training_run_is_tagged_with_how_it_trained_and_the_files_hash():
     data = b"PK\x03\x04 any bytes"
     info = {"precision": "mixed_bfloat16", "replicas": 1}
-    expected = {**info, "trained_model_md5": hashlib.md5(data).hexdigest()}
-    assert describe_training(data, info) == expected
+    neither = {"neither_detector": "relative_mahalanobis", "neither_threshold": 0.5}
+    expected = {**info, **neither, "trained_model_md5": hashlib.md5(data).hexdigest()}
+    assert describe_training(data, info, neither) == expected

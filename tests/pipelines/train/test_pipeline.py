@@ -27,6 +27,7 @@ def test_one_variant_trains_saves_its_file_and_tags_its_run(
             "gray100.model_input": MemoryDataset(gray_set, copy_mode="assign"),
             "params:variants.cnn.model": MemoryDataset(cnn["model"]),
             "params:variants.cnn.training": MemoryDataset({**cnn["training"], "epochs": 1}),
+            "params:variants.cnn.neither": MemoryDataset(cnn["neither"]),
             "cnn.model@keras": TensorFlowModelDataset(filepath=str(model_file)),
             "cnn.model@bytes": BinaryFileDataset(filepath=str(model_file)),
             "cnn.training_tags": MlflowTagsDataset(),
