@@ -13,12 +13,15 @@ main process, and the peak of the summed RSS of the process tree; CPU: user + sy
 the whole tree (sampled every 20 ms). On a shared machine the wall times depend on the load
 (printed before and after each mode); the CPU seconds much less.
 
-    python benchmarks/data_pipeline.py [--source ZIP] [--modes nodes,kedro,dvc]
+    python benchmarks/data_pipeline.py [--source ZIP] [--modes nodes,kedro,dvc] [--profile]
 
-The table is printed and written to benchmarks/results/data_pipeline.md.
+The table is printed and written to benchmarks/results/data_pipeline.md. `--profile` adds, per
+stage, the functions that took the most samples of py-spy (a sampling profiler that sees every
+thread and process; not a project dependency: `pip install py-spy`) over the node functions.
 """
 
 import argparse
+import collections
 import contextlib
 import os
 import platform
@@ -189,8 +192,10 @@ def run_mode(mode: str, source: Path) -> tuple[dict[str, dict[str, float]], pd.D
     with tempfile.TemporaryDirectory(prefix="benchmark-data-") as scratch:
         project = copy_project(Path(scratch), source)
         if mode == "dvc":
-            init = ["dvc", "init", "--no-scm", "--quiet"]
-            subprocess.run(init, cwd=project, env=environment(project), check=True)
+            for command in (["init", "--no-scm"], ["config", "core.analytics", "false"]):
+                subprocess.run(
+                    ["dvc", *command, "--quiet"], cwd=project, env=environment(project), check=True
+                )
         warm_up(project, mode)
         before = load()
         results = {}
@@ -199,6 +204,48 @@ def run_mode(mode: str, source: Path) -> tuple[dict[str, dict[str, float]], pd.D
             results[stage] = run_command(project, commands(mode, stage, source))
         manifest = pd.read_parquet(project / "data/02_intermediate/image_manifest.parquet")
         return results, manifest, f"{before} before, {load()} after"
+
+
+def profile_stages(source: Path, top: int) -> list[str]:
+    """py-spy's samples over each stage's node functions: the functions that took the most,
+    by own time (their callees excluded), as a share of all samples of every thread."""
+    py_spy = shutil.which("py-spy")
+    if py_spy is None:
+        sys.exit("--profile needs py-spy on the PATH: pip install py-spy")
+    lines = [
+        "",
+        f"## Profile: the {top} functions with the most own time per stage (node functions)",
+        "",
+        "py-spy, 200 samples/s per thread, every thread and process; share of all samples.",
+    ]
+    with tempfile.TemporaryDirectory(prefix="benchmark-profile-") as scratch:
+        project = copy_project(Path(scratch), source)
+        warm_up(project, "nodes")
+        for stage in STAGES:
+            print(f"profile: {stage} ...", flush=True)
+            samples = project / f"{stage}.txt"
+            command = [py_spy, "record", "--threads", "--subprocesses", "--rate", "200"]
+            command += ["--format", "raw", "--output", str(samples), "--"]
+            run_command(project, command + commands("nodes", stage, source))
+            shares = own_time_shares(samples.read_text())
+            lines += ["", f"| {stage}: function (file) | share of samples |", "| --- | ---: |"]
+            lines += [f"| `{name}` | {share:.1%} |" for name, share in shares[:top]]
+    return lines
+
+
+def own_time_shares(raw: str) -> list[tuple[str, float]]:
+    """(function (file), share of all samples) from py-spy's raw output, largest first."""
+    own: collections.Counter[str] = collections.Counter()
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [
+            frame for frame in stack.split(";") if not frame.startswith(("process ", "thread "))
+        ]
+        leaf = frames[-1] if frames else "(no Python frame)"
+        leaf = re.sub(r" \((?:.*/(?:site-packages|python3\.\d+|src)/)?(.*?):\d+\)$", r" (\1)", leaf)
+        own[leaf] += int(count)
+    total = sum(own.values())
+    return [(name, count / total) for name, count in own.most_common()]
 
 
 def load() -> str:
@@ -224,6 +271,7 @@ def main() -> None:
         default=PROJECT_ROOT.parent / "shared" / "data" / "kagglecatsanddogs_180px.zip",
     )
     parser.add_argument("--modes", default=",".join(MODES), help="of: nodes, kedro, dvc")
+    parser.add_argument("--profile", action="store_true", help="add py-spy's top functions")
     parser.add_argument("--nodes-of", choices=STAGES, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     source = arguments.source.resolve()
@@ -231,17 +279,32 @@ def main() -> None:
         run_nodes(arguments.nodes_of, source)
         return
 
-    host, started = machine(), time.strftime("%Y-%m-%d %H:%M")
+    lines = [
+        "# Data pipeline benchmark",
+        "",
+        f"Source: `{source}`. Machine: {machine()}. Started {time.strftime('%Y-%m-%d %H:%M')}.",
+    ]
+    modes = [mode for mode in arguments.modes.split(",") if mode]
+    if modes:
+        lines += throughput_table(modes, source)
+    if arguments.profile:
+        lines += profile_stages(source, top=12)
+    table = "\n".join(lines) + "\n"
+    print(table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(table)
+
+
+def throughput_table(modes: list[str], source: Path) -> list[str]:
     results, loads = {}, {}
-    for mode in arguments.modes.split(","):
+    for mode in modes:
         results[mode], manifest, loads[mode] = run_mode(mode, source)
     files, images = len(manifest), int((manifest["status"] == "ok").sum())
     counts = {"ingest": files, "preprocess": images}
     lines = [
-        f"# Data pipeline benchmark: {files} files, {images} usable images",
         "",
-        f"Source: `{source}`. Machine: {host}. Started {started}.",
-        "Command: `python benchmarks/data_pipeline.py`. Load average (1/5/15 min): "
+        f"{files} files, {images} usable images. Command: `python benchmarks/data_pipeline.py`. "
+        "Load average (1/5/15 min): "
         + "; ".join(f"{MODES[mode]} {value}" for mode, value in loads.items())
         + ".",
         "",
@@ -261,16 +324,13 @@ def main() -> None:
                 f"| {result['cpu_s']:.1f} "
                 f"| {result['main_rss_mib']:,.0f} | {result['tree_rss_mib']:,.0f} |"
             )
-    lines += [
+    return [
+        *lines,
         "",
         "images/s: files checked for ingest, usable images (both sets) for preprocess; "
         "**both**: usable images over the two stages' time. "
         "`dvc repro` runs `kedro run`; its pipeline time is Kedro's.",
     ]
-    table = "\n".join(lines) + "\n"
-    print(table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(table)
 
 
 def _total(stages: dict[str, dict[str, float]]) -> dict[str, float]:

@@ -150,7 +150,10 @@ class SplitPixels:
         free: list[np.ndarray] = []
 
         def prepare(source: ImageSource, paths: Sequence[str]) -> tuple[np.ndarray, list, list]:
-            buffer = free.pop() if free else np.empty((len(paths), *specs[0].shape), np.uint8)
+            try:
+                buffer = free.pop()  # the threads share the list: pop, not test then pop
+            except IndexError:
+                buffer = np.empty((len(paths), *specs[0].shape), np.uint8)
             out = [buffer[: len(paths)]]
             out += [np.empty((len(paths), *spec.shape), np.uint8) for spec in specs[1:]]
             return buffer, prepare_files(source, paths, specs, out), out
