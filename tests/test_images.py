@@ -77,6 +77,30 @@ def test_at_least_decodes_a_jpeg_smaller_but_never_below_the_request(pixels: np.
     assert (decoded.width, decoded.height) == (WIDTH, HEIGHT)  # the file's own size
 
 
+def test_jpegs_without_exif_are_sized_without_pillow(
+    pixels: np.ndarray, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libjpeg-turbo reads their header (Pillow's Python parser costs a third of decoding a
+    small photo) and gives Pillow's answer; a broken one still gets its reason."""
+    photos = [path.read_bytes() for path in sorted(samples_dir.glob("*/*.jp*g"))]
+    photos.append(odd_images.encode(pixels, "JPEG"))
+    sizes = []
+    for data in photos:
+        with Image.open(io.BytesIO(data)) as image:
+            sizes.append((image.format, *image.size))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Pillow parsed the header")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    for data, size in zip(photos, sizes, strict=True):
+        decoded = decode_image(data, at_least=(1, 1))
+        assert (decoded.format, decoded.width, decoded.height) == size
+    assert rejection(photos[0][: len(photos[0]) // 2]).reason == "corrupt"
+    with pytest.raises(AssertionError, match="Pillow"):
+        decode_image(odd_images.jpeg(pixels, orientation=6))  # EXIF: Pillow reads it
+
+
 def test_exif_orientation_is_applied(pixels: np.ndarray) -> None:
     decoded = decode_image(odd_images.jpeg(pixels, orientation=6))  # "rotate 90 clockwise"
     clockwise = np.rot90(pixels, k=-1)
