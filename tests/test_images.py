@@ -297,22 +297,26 @@ def test_dct_scaling_moves_pixels_a_few_levels_from_the_full_size_decode(
     assert sum(value > 0 for value in differences.values()) >= 6  # most photos are scaled
 
 
-def test_prepare_files_writes_each_spec_from_one_read(samples_dir: Path, tmp_path: Path) -> None:
+def test_prepare_files_writes_each_spec_of_the_files_ingestion_hashed(
+    samples_dir: Path, tmp_path: Path
+) -> None:
     photos = sample_photos(samples_dir)
+    broken = photos[0].read_bytes()[:500]
     archive = tmp_path / "photos.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
         for path in photos:
             zipped.write(path, path.name)
-        zipped.writestr("broken.jpg", photos[0].read_bytes()[:500])
-    names = [path.name for path in photos]
+        zipped.writestr("broken.jpg", broken)
+    files = [(path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in photos]
     specs = [RGB160, replace(GRAY100, dct_scaling=True)]
-    out = [np.zeros((len(names) + 2, *spec.shape), np.uint8) for spec in specs]
+    out = [np.zeros((len(files) + 2, *spec.shape), np.uint8) for spec in specs]
     with ImageSource(archive) as source:
-        digests = prepare_files(source, names, specs, out)
+        prepare_files(source, files, specs, out)
+        with pytest.raises(ValueError, match=r"photos.zip changed since ingestion"):
+            prepare_files(source, [(photos[1].name, files[0][1])], specs, out)
         with pytest.raises(ValueError, match=r"broken.jpg in .*photos.zip no longer decodes"):
-            prepare_files(source, ["broken.jpg"], specs, out)
-    assert digests == [hashlib.sha256(path.read_bytes()).hexdigest() for path in photos]
+            prepare_files(source, [("broken.jpg", hashlib.sha256(broken).hexdigest())], specs, out)
     for row, path in enumerate(photos):
         for batch, spec in zip(out, specs, strict=True):
             np.testing.assert_array_equal(batch[row], preprocess_image(path.read_bytes(), spec))
-    assert not out[0][len(names) :].any()  # rows past the batch are left alone
+    assert not out[0][len(files) :].any()  # rows past the batch are left alone

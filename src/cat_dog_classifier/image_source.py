@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
+Item = TypeVar("Item")
 Result = TypeVar("Result")
 _MAX_BATCH = 64  # files per task: few enough tasks to keep the overhead low, enough to balance
 
@@ -69,14 +70,15 @@ class ImageSource:
 
 def map_batches(
     source: ImageSource,
-    paths: Sequence[str],
-    task: Callable[[ImageSource, Sequence[str]], Result],
+    items: Sequence[Item],
+    task: Callable[[ImageSource, Sequence[Item]], Result],
     *,
     workers: int | None = None,
     description: str = "images",
 ) -> Iterator[Result]:
-    """Yield `task(source, batch)` for consecutive batches of `paths`, in order, computed by
-    `workers` threads (`None`: one per CPU) that share the open source.
+    """Yield `task(source, batch)` for consecutive batches of `items` (paths, or tuples that
+    name them), in order, computed by `workers` threads (`None`: one per CPU) that share the open
+    source.
 
     Threads, not processes: the work per file (reading, hashing, JPEG decoding, OpenCV) runs in C
     code that releases the GIL, so threads keep every core busy without starting processes or
@@ -84,14 +86,14 @@ def map_batches(
     (writing to disk) holds the workers back instead of piling results up in memory.
     """
     workers = max(1, workers or len(os.sched_getaffinity(0)))
-    size = max(1, min(_MAX_BATCH, math.ceil(len(paths) / (workers * 4))))
-    batches = (paths[start : start + size] for start in range(0, len(paths), size))
+    size = max(1, min(_MAX_BATCH, math.ceil(len(items) / (workers * 4))))
+    batches = (items[start : start + size] for start in range(0, len(items), size))
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="images") as pool,
-        tqdm(total=len(paths), desc=description, unit="img") as progress,
+        tqdm(total=len(items), desc=description, unit="img") as progress,
     ):
 
-        def submit(batch: Sequence[str]) -> tuple[Future[Result], int]:
+        def submit(batch: Sequence[Item]) -> tuple[Future[Result], int]:
             return pool.submit(task, source, batch), len(batch)
 
         in_flight = deque(submit(batch) for batch in islice(batches, 2 * workers))

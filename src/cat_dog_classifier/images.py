@@ -150,30 +150,33 @@ def check_files(
 
 def prepare_files(
     source: ImageSource,
-    paths: Sequence[str],
+    files: Sequence[tuple[str, str]],
     specs: Sequence[ImageSpec],
     out: Sequence[np.ndarray],
-) -> list[str]:
-    """Write each file's pixels for each spec, as `preprocess_image` makes them, into row i of
-    `out[j]` (arrays of at least len(paths) rows of `specs[j].shape`); return their sha256.
+) -> None:
+    """Write the pixels of each (path, sha256) file for each spec, as `preprocess_image` makes
+    them, into row i of `out[j]` (arrays of at least len(files) rows of `specs[j].shape`).
 
-    Each file is read once and decoded once per JPEG scale its specs need (once, unless DCT
-    scaling applies). Writing into the caller's arrays lets it reuse them from batch to batch.
+    A file whose bytes no longer have the sha256 ingestion recorded is refused before it is
+    decoded. Each file is read once and decoded once per JPEG scale its specs need (once, unless
+    DCT scaling applies). Writing into the caller's arrays lets it reuse them from batch to batch.
     """
-    digests = []
-    for row, path in enumerate(paths):
+    for row, (path, sha256) in enumerate(files):
         data = source.read(path)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ValueError(
+                f"{path} in {source.location} changed since ingestion: "
+                "run `kedro run --pipelines ingest` again."
+            )
         try:
             images = _prepare(data, _read_header(data, None), specs)
-        except ImageRejected as rejection:
+        except ImageRejected as rejection:  # only if the decoders changed since ingestion
             raise ValueError(
                 f"{path} in {source.location} no longer decodes ({rejection}): "
                 "run `kedro run --pipelines ingest` again."
             ) from rejection
-        digests.append(hashlib.sha256(data).hexdigest())
         for batch, pixels in zip(out, images, strict=True):
             batch[row] = pixels
-    return digests
 
 
 @dataclass(frozen=True)

@@ -122,9 +122,9 @@ def prepared_files(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many files each call of prepare_files decoded."""
     counts = []
 
-    def counted(source, paths, specs, out):
-        counts.append(len(paths))
-        return prepare_files(source, paths, specs, out)
+    def counted(source, files, specs, out):
+        counts.append(len(files))
+        return prepare_files(source, files, specs, out)
 
     monkeypatch.setattr(nodes, "prepare_files", counted)
     return counts
