@@ -17,7 +17,8 @@ the whole tree (sampled every 20 ms). On a shared machine the wall times depend 
 
 The table is printed and written to benchmarks/results/data_pipeline.md. `--profile` adds, per
 stage, the functions that took the most samples of py-spy (a sampling profiler that sees every
-thread and process; not a project dependency: `pip install py-spy`) over the node functions.
+thread and process; not a project dependency: `pip install py-spy`) over the node functions, and
+keeps py-spy's raw stacks in benchmarks/results/profile_<stage>.txt.
 """
 
 import argparse
@@ -256,12 +257,13 @@ def profile_stages(source: Path, top: int) -> list[str]:
         "",
         "py-spy, 200 samples/s per thread, every thread and process; share of all samples.",
     ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="benchmark-profile-") as scratch:
         project = copy_project(Path(scratch), source)
         warm_up(project, "nodes")
         for stage in STAGES:
             print(f"profile: {stage} ...", flush=True)
-            samples = project / f"{stage}.txt"
+            samples = RESULTS.with_name(f"profile_{stage}.txt")  # py-spy's raw stacks, kept
             command = [py_spy, "record", "--threads", "--subprocesses", "--rate", "200"]
             command += ["--format", "raw", "--output", str(samples), "--"]
             run_command(project, command + commands("nodes", stage, source))
