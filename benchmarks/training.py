@@ -2,7 +2,7 @@
 
 Three measurements:
 - the wall time of a full `dvc repro --force` in the project (ingest, preprocess, four trainings,
-  evaluation, export), then the test accuracy of each variant from data/08_reporting/metrics.json,
+  evaluation, export), then the test accuracy of each variant from data/08_reporting/metrics/,
   against the targets;
 - training images/s of each variant for one epoch on the preprocessed sets, fed by the project's
   tf.data pipeline (`make_dataset`, augmentation included) and by in-memory float32 arrays
@@ -27,11 +27,10 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from kedro.config import OmegaConfigLoader
 
+from cat_dog_classifier.config import variants
 from cat_dog_classifier.models import build_augmentation, build_model, build_transfer
-from cat_dog_classifier.pipelines.train.nodes import configure_reproducibility, make_dataset
-from cat_dog_classifier.pipelines.train.pipeline import VARIANT_INPUTS
+from cat_dog_classifier.training import configure_reproducibility, make_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "training.md"
@@ -117,26 +116,24 @@ def main() -> None:
     parser.add_argument(
         "--model-input-dir", type=Path, default=PROJECT_ROOT / "data" / "05_model_input"
     )
-    parser.add_argument("--variants", nargs="+", default=list(VARIANT_INPUTS))
+    parser.add_argument("--variants", nargs="+", default=list(variants(PROJECT_ROOT)))
     args = parser.parse_args()
     os.chdir(PROJECT_ROOT)  # the parameters hold paths relative to the project root
 
     repro_seconds = None if args.skip_repro else run_dvc_repro()
-    metrics_file = PROJECT_ROOT / "data" / "08_reporting" / "metrics.json"
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+    metrics_dir = PROJECT_ROOT / "data" / "08_reporting" / "metrics"
 
-    params = OmegaConfigLoader(
-        str(PROJECT_ROOT / "conf"), base_env="base", default_run_env="local"
-    )["parameters"]
+    blocks = variants(PROJECT_ROOT)
     rows = []
     for variant in args.variants:
-        model_params, training = params[variant]["model"], params[variant]["training"]
+        model_params, training = blocks[variant]["model"], blocks[variant]["training"]
         configure_reproducibility(training["seed"], deterministic=False)
-        data_set = VARIANT_INPUTS[variant].split(".")[0]
-        data = load_set(args.model_input_dir / f"{data_set}.npz", args.limit)
+        data = load_set(args.model_input_dir / f"{blocks[variant]['model_input']}.npz", args.limit)
         measure = transfer_throughput if variant == "transfer" else cnn_throughput
         pipeline, arrays = measure(data, model_params, training)
-        accuracy = metrics.get(variant, {}).get("accuracy")
+        metrics_file = metrics_dir / f"{variant}.json"
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        accuracy = metrics.get("test", {}).get("accuracy")
         rows.append(
             {
                 "variant": variant,

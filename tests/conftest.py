@@ -1,23 +1,36 @@
-"""Fixtures shared by every test: where the project and the shared real data live."""
+"""Fixtures shared by every test: where the project and the shared real data live, and small real
+projects built once per session (by `kedro run`, and by `dvc repro`)."""
 
+import io
+import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import mlflow
+import numpy as np
 import pytest
+import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
+from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+from PIL import Image
 
-if TYPE_CHECKING:  # imported lazily below: it loads TensorFlow
-    from tests.pipelines.export.trained_registry import TrainedRegistry
+from cat_dog_classifier.config import variants
+from tests.http_server import ARCHIVE, Files, serving
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
+# The project's own variant list (conf/base/parameters_train.yml).
+VARIANTS = list(variants(PROJECT_ROOT))
+# The small projects train one variant of each architecture: every code path, half the time.
+SMALL_VARIANTS = ["cnn", "transfer"]
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +60,26 @@ def mobilenet_weights(shared_dir: Path) -> Path:
     return shared_dir / "models" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
 
 
+@pytest.fixture(autouse=True)
+def no_active_mlflow_run() -> Iterator[None]:
+    """No test leaves an MLflow run active for the next one (as kedro-mlflow's own tests do)."""
+    yield
+    while mlflow.active_run():
+        mlflow.end_run()
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path) -> Iterator[str]:
+    """MLflow pointed at a new SQLite store in the test's folder, with an experiment; restored
+    afterwards. Returns the tracking URI."""
+    previous = mlflow.get_tracking_uri()
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("tests")
+    yield uri
+    mlflow.set_tracking_uri(previous)
+
+
 def make_subset_zip(shared_zip: Path, destination: Path, per_label: int) -> Path:
     """Copy the first `per_label` cats and dogs of the shared zip into a small zip, same layout."""
     with zipfile.ZipFile(shared_zip) as source, zipfile.ZipFile(destination, "w") as subset:
@@ -63,6 +96,63 @@ def small_source_zip(shared_zip: Path, tmp_path_factory: pytest.TempPathFactory)
     return make_subset_zip(shared_zip, tmp_path_factory.mktemp("source") / "petimages.zip", 150)
 
 
+PHOTO_SPLITS = {"train": 40, "validation": 12, "test": 12}  # photos per split, half cats, half dogs
+
+
+def photo_set(zip_path: Path, size: int, mode: str) -> dict[str, np.ndarray]:
+    """`{split}_images/labels/paths` arrays like the preprocess pipeline's, from real photos."""
+    arrays: dict[str, np.ndarray] = {}
+    start = 0
+    with zipfile.ZipFile(zip_path) as source:
+        for split, count in PHOTO_SPLITS.items():
+            members = [
+                (f"PetImages/{folder}/{number}.jpg", label)
+                for number in range(start, start + count // 2)
+                for label, folder in enumerate(("Cat", "Dog"))
+            ]
+            start += count // 2
+            images = [
+                np.asarray(
+                    Image.open(io.BytesIO(source.read(name))).convert(mode).resize((size, size))
+                )
+                for name, _ in members
+            ]
+            stacked = np.stack(images).astype(np.uint8)
+            arrays[f"{split}_images"] = stacked[..., None] if mode == "L" else stacked
+            arrays[f"{split}_labels"] = np.array([label for _, label in members], dtype=np.uint8)
+            arrays[f"{split}_paths"] = np.array([name for name, _ in members])
+    return arrays
+
+
+@pytest.fixture(scope="session")
+def gray_set(small_source_zip: Path) -> dict[str, np.ndarray]:
+    return photo_set(small_source_zip, 48, "L")
+
+
+@pytest.fixture(scope="session")
+def rgb_set(small_source_zip: Path) -> dict[str, np.ndarray]:
+    return photo_set(small_source_zip, 64, "RGB")
+
+
+@pytest.fixture(scope="session")
+def archive(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The shared sample photos in the PetImages layout, as a zip of a few hundred kB."""
+    path = tmp_path_factory.mktemp("archive") / "petimages.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for photo in sorted(samples_dir.glob("*/*.*")):
+            if photo.parent.name in {"cat", "dog"}:
+                folder = photo.parent.name.capitalize()
+                archive.write(photo, f"PetImages/{folder}/{photo.name}")
+    return path.read_bytes()
+
+
+@pytest.fixture
+def server(archive: bytes) -> Iterator[Files]:
+    """A real HTTP server on 127.0.0.1 serving `archive` where Microsoft serves its download."""
+    with serving({ARCHIVE: archive}) as served:
+        yield served
+
+
 def copy_project(project_root: Path, destination: Path) -> Path:
     """The project as git sees it (tracked files, new ones not ignored): no data, models, venv."""
     listed = subprocess.run(
@@ -77,6 +167,48 @@ def copy_project(project_root: Path, destination: Path) -> Path:
             (destination / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / relative)
     return destination
+
+
+def edit_yaml(path: Path, edit: Any) -> None:
+    """Apply `edit(content)` to a YAML file in place (anchors are written out in full)."""
+    content = yaml.safe_load(path.read_text())
+    edit(content)
+    path.write_text(yaml.safe_dump(content, sort_keys=False))
+
+
+def make_small(project: Path, source_zip: Path, weights: Path) -> Path:
+    """Configure a project copy, in conf/base as DVC reads it, to run in a minute or two: the small
+    source, `cnn` and `transfer` only, a few epochs (the head's on cached features) and no
+    fine-tuning, no quality gate. Input sizes and export settings stay the project's."""
+
+    def ingest(params: dict) -> None:
+        params["ingest"]["source"] = str(source_zip)
+
+    def train(params: dict) -> None:
+        params["variants"] = {name: params["variants"][name] for name in SMALL_VARIANTS}
+        params["variants"]["cnn"]["training"]["epochs"] = 4  # varied probabilities, seconds
+        transfer = params["variants"]["transfer"]
+        transfer["training"] |= {"epochs": 5, "fine_tune": {**transfer["training"]["fine_tune"]}}
+        transfer["training"]["fine_tune"]["epochs"] = 0
+        transfer["model"]["weights"] = str(weights)  # wherever the tests run from
+
+    def champion(params: dict) -> None:
+        params["champion"]["min_test_accuracy"] = 0.0
+
+    edit_yaml(project / "conf/base/parameters_ingest.yml", ingest)
+    edit_yaml(project / "conf/base/parameters_train.yml", train)
+    edit_yaml(project / "conf/base/parameters_champion.yml", champion)
+    return project
+
+
+def git_commit_all(project: Path, message: str = "project") -> None:
+    """Make the copy a git repository with everything committed (lineage tags read it)."""
+    for args in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", message],
+    ):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
 
 
 def tracking_uri(project: Path) -> str:
@@ -97,28 +229,55 @@ def inside(project: Path, store: str | None = None) -> Iterator[None]:
 def run_kedro(
     project: Path,
     pipelines: list[str],
-    params: dict[str, Any],
+    params: dict[str, Any] | None = None,
     store: str | None = None,
     **options: Any,
 ) -> None:
     """`kedro run --pipelines ... --params ...` in `project`, through a real KedroSession."""
+    # kedro-mlflow's hook is one object per process and keeps the last run's id: a pipeline whose
+    # tracking is disabled (config) would reopen a finished run of another test's store. A `kedro
+    # run` is one process and never meets it; several sessions in one process do.
+    mlflow_hook.run_id = None
     with inside(project, store):
         bootstrap_project(project)
-        with KedroSession.create(project_path=project, runtime_params=params) as session:
+        with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
             session.run(pipeline_names=pipelines, **options)
 
 
+def run_command(args: list[str], project: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run a command of this environment (dvc, kedro, mlflow) in `project`, as a user's shell would:
+    bytecode written (PYTHONDONTWRITEBYTECODE unset), the project's own MLflow store."""
+    environment = {
+        key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"
+    }
+    environment |= {
+        # The stages call `kedro`: the one of this environment.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "MLFLOW_TRACKING_URI": tracking_uri(project),
+        **env,
+    }
+    return subprocess.run(
+        args, cwd=project, env=environment, capture_output=True, text=True, check=False
+    )
+
+
+def dvc(project: Path, *args: str, check: bool = True, **env: str) -> str:
+    """`dvc <args>` in `project`; its output (and fails the test on an error when `check`)."""
+    result = run_command([sys.executable, "-m", "dvc", *args], project, **env)
+    if check:
+        assert result.returncode == 0, (
+            f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout + result.stderr
+
+
 @dataclass(frozen=True)
-class TrainedProject:
+class SmallProject:
     path: Path
-    params: dict[str, Any]
 
     @property
     def tracking_uri(self) -> str:
         return tracking_uri(self.path)
-
-
-VARIANTS = ["cnn", "cnn_dropout", "cnn_dropout_aug", "transfer"]
 
 
 @pytest.fixture(scope="session")
@@ -127,33 +286,51 @@ def trained_project(
     tmp_path_factory: pytest.TempPathFactory,
     small_source_zip: Path,
     mobilenet_weights: Path,
-) -> TrainedProject:
-    """A project copy after ingest, preprocess, train and evaluate on 300 real photos: one epoch per
-    variant, a 96x96 transfer input, every version registered in its own SQLite MLflow store."""
+) -> SmallProject:
+    """A small project copy after a plain `kedro run` (every pipeline, ingest to export) on 300
+    real photos, with its own SQLite MLflow store. Read-only for the tests that use it."""
     project = copy_project(project_root, tmp_path_factory.mktemp("trained") / "project")
-    one_epoch = {"training": {"epochs": 1, "deterministic": True}}
-    params = {
-        "ingest": {"source": str(small_source_zip)},
-        "rgb160": {"image": {"height": 96, "width": 96}},  # small transfer input, same set name
-        **{variant: one_epoch for variant in VARIANTS},
-        # Fine-tuning has its own test (tests/pipelines/train): here the frozen phase is enough.
-        "transfer": {
-            "training": {**one_epoch["training"], "fine_tune": {"epochs": 0}},
-            "model": {"weights": str(mobilenet_weights)},
-        },
-        "evaluate": {"registry": {"min_test_accuracy": 0.0}},
-    }
-    run_kedro(project, ["ingest", "preprocess"], params)
-    run_kedro(project, ["train", "evaluate"], params)
-    return TrainedProject(project, params)
+    make_small(project, small_source_zip, mobilenet_weights)
+    git_commit_all(project)
+    run_kedro(project, ["__default__"])
+    return SmallProject(project)
 
 
 @pytest.fixture(scope="session")
-def trained_registry(
-    tmp_path_factory: pytest.TempPathFactory, shared_zip: Path, mobilenet_weights: Path
-) -> "TrainedRegistry":
-    """Small real models of the project's cnn and transfer architectures, registered like training
-    does (contract tags, `champion` on transfer): for the export and web tests, built once."""
-    from tests.pipelines.export.trained_registry import train_and_register  # noqa: PLC0415
+def reproduced_project(
+    project_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    small_source_zip: Path,
+    mobilenet_weights: Path,
+) -> SmallProject:
+    """A small project copy, a git repository, after `dvc repro` with bytecode on, its dvc.lock
+    committed. Read-only: tests that change it work on `clone_project(...)`."""
+    project = copy_project(project_root, tmp_path_factory.mktemp("reproduced") / "project")
+    make_small(project, small_source_zip, mobilenet_weights)
+    git_commit_all(project)
+    dvc(project, "repro")
+    git_commit_all(project, "dvc repro")
+    return SmallProject(project)
 
-    return train_and_register(tmp_path_factory.mktemp("registry"), shared_zip, mobilenet_weights)
+
+def clone_project(project: SmallProject, destination: Path) -> SmallProject:
+    """A full copy of a built project (git repository, data, DVC cache, MLflow store)."""
+    shutil.copytree(project.path, destination, symlinks=True)
+    # The copy's MLflow store keeps its artifact paths: rewrite them to the copy's own folder.
+    store = destination / "mlflow.db"
+    if store.is_file():
+        import sqlite3  # noqa: PLC0415
+
+        with sqlite3.connect(store) as connection:
+            for table, column in (
+                ("experiments", "artifact_location"),
+                ("runs", "artifact_uri"),
+                ("model_versions", "source"),
+                ("model_versions", "storage_location"),
+                ("logged_models", "artifact_location"),
+            ):
+                connection.execute(
+                    f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
+                    (str(project.path), str(destination)),
+                )
+    return SmallProject(destination)

@@ -8,16 +8,16 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from kedro.config import OmegaConfigLoader
 from PIL import Image
 
+from cat_dog_classifier.config import base_config
 from cat_dog_classifier.models import build_backbone, build_model
 
 
 @pytest.fixture(scope="module")
 def parameters(project_root: Path) -> dict:
-    loader = OmegaConfigLoader(str(project_root / "conf"), base_env="base", default_run_env="base")
-    return loader["parameters"]
+    """Every variant's parameter block (conf/base/parameters_train.yml)."""
+    return base_config("parameters", project_root)["variants"]
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +120,15 @@ def test_bad_architecture_parameters_say_what_is_wrong(mobilenet_weights, tmp_pa
         build_backbone("mobilenet_v2", (96, 96, 1), str(mobilenet_weights))
     with pytest.raises(FileNotFoundError, match=r"missing\.weights\.h5 does not exist"):
         build_backbone("mobilenet_v2", (96, 96, 3), str(tmp_path / "missing.weights.h5"))
+
+
+def test_the_weights_file_must_have_the_pinned_sha256(parameters, mobilenet_weights, tmp_path):
+    pinned = parameters["transfer"]["model"]["weights_sha256"]
+    build_backbone("mobilenet_v2", (96, 96, 3), str(mobilenet_weights), pinned)  # the real file
+
+    other = tmp_path / "other.weights.h5"
+    keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(96, 96, 3)
+    ).save_weights(other)
+    with pytest.raises(ValueError, match=r"set weights_sha256 to [0-9a-f]{64}"):
+        build_backbone("mobilenet_v2", (96, 96, 3), str(other), pinned)

@@ -6,13 +6,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import TrainedProject, inside
+from tests.conftest import SMALL_VARIANTS, SmallProject, inside
 
 
 @pytest.mark.slow
-def test_results_notebook_compares_every_variant(
-    trained_project: TrainedProject, project_root
-) -> None:
+def test_results_notebook_compares_every_variant(trained_project: SmallProject, project_root):
     notebook_path = trained_project.path / "notebooks" / "results.ipynb"
     shutil.copy(project_root / "notebooks" / "results.ipynb", notebook_path)
     notebook = nbformat.read(notebook_path, as_version=4)
@@ -24,8 +22,10 @@ def test_results_notebook_compares_every_variant(
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert not [output for output in outputs if output["output_type"] == "error"]
     [table] = [o["data"]["text/plain"] for o in outputs if o["output_type"] == "execute_result"]
-    assert "accuracy" in table
-    for variant in ("cnn", "cnn_dropout", "cnn_dropout_aug", "transfer"):
+    assert "accuracy" in table and "validation" in table and "test" in table
+    for variant in SMALL_VARIANTS:
         assert variant in table
+    printed = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
+    assert "Champion: " in printed
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 2  # the comparison chart and the training curves

@@ -1,110 +1,126 @@
-"""Registration and the champion rules against a real MLflow registry (SQLite in a temp dir)."""
+"""The registry follows DVC: versions identified by their model file's MD5, against a real MLflow
+registry (SQLite in a temporary directory)."""
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import keras
 import mlflow
-import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from cat_dog_classifier.registry import log_and_register, promote_champion
+from cat_dog_classifier import registry
+from cat_dog_classifier.model_files import model_md5
 
 NAME = "cat_dog_classifier"
-
-
-@pytest.fixture
-def tracking_uri(tmp_path: Path) -> Iterator[str]:
-    previous = mlflow.get_tracking_uri()
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_experiment("registry-test")
-    yield uri
-    mlflow.set_tracking_uri(previous)
-
-
-@pytest.fixture(scope="module")
-def model() -> keras.Model:
-    inputs = keras.Input((8, 8, 1))
-    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs))
-    return keras.Model(inputs, outputs)
-
-
-def register(model: keras.Model, variant: str, accuracy: float) -> dict:
-    with mlflow.start_run(tags={"variant": variant}):
-        return log_and_register(
-            model,
-            input_example=np.full((2, 8, 8, 1), 128, dtype="float32"),
-            registered_model_name=NAME,
-            tags={
-                "color_mode": "grayscale",
-                "image_height": 8,
-                "image_width": 8,
-                "test_accuracy": accuracy,
-            },
-        )
-
-
-def champion_version() -> str | None:
-    version = MlflowClient().get_registered_model(NAME).aliases.get("champion")
-    return None if version is None else str(version)
-
-
-def test_registered_version_has_tags_signature_and_input_example(tracking_uri, model):
-    registered = register(model, "cnn", 0.9)
-    version = MlflowClient().get_model_version(NAME, registered["version"])
-    assert version.tags == {
-        "variant": "cnn",
+RECORD = {
+    "variant": "cnn",
+    "architecture": "cnn",
+    "input": {
+        "height": 8,
+        "width": 8,
+        "channels": 1,
         "color_mode": "grayscale",
-        "image_height": "8",
-        "image_width": "8",
-        "test_accuracy": "0.9",
+        "interpolation": "area",
+    },
+    "validation": {"accuracy": 0.85},
+    "test": {"accuracy": 0.84},
+    "split_sha256": "ab" * 32,
+    "training_run_id": "0123",
+    "git_commit": "f" * 40,
+    "git_dirty": "false",
+    "data_md5": None,
+}
+
+
+def model_file(tmp_path: Path, seed: int) -> bytes:
+    """The bytes of a tiny real `.keras` file (a new seed gives other weights, other bytes)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 1), name="image")
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Flatten()(inputs))
+    path = tmp_path / f"model-{seed}.keras"
+    keras.Model(inputs, outputs).save(path)
+    return path.read_bytes()
+
+
+def test_a_registered_version_holds_the_exact_file_and_its_tags(mlflow_store, tmp_path):
+    file = model_file(tmp_path, 1)
+    with mlflow.start_run() as run:
+        registered = registry.register_model_file(file, NAME, registry.version_tags(RECORD))
+
+    assert registered == {
+        "version": "1",
+        "run_id": run.info.run_id,
+        "model_md5": model_md5(file),
+        "newly_registered": True,
     }
-    assert version.run_id == registered["run_id"]
-    info = mlflow.models.get_model_info(f"models:/{NAME}/{registered['version']}")
-    assert info.flavors.keys() >= {"keras", "python_function"}
+    version = MlflowClient().get_model_version(NAME, "1")
+    assert version.tags["model_md5"] == model_md5(file)
+    assert version.tags["variant"] == "cnn"
+    assert "data_md5" not in version.tags  # unknown lineage is left out, not written as "None"
+    assert registry.download_model_file(NAME, "1") == file
+    info = mlflow.models.get_model_info(f"models:/{NAME}/1")
     assert info.signature.inputs.to_dict()[0]["tensor-spec"]["shape"] == (-1, 8, 8, 1)
     assert info.saved_input_example_info is not None
-    loaded = mlflow.keras.load_model(f"models:/{NAME}/{registered['version']}")
-    example = np.full((1, 8, 8, 1), 128, dtype="float32")
-    np.testing.assert_allclose(
-        loaded.predict(example, verbose=0), model.predict(example, verbose=0)
-    )
+    loaded = mlflow.keras.load_model(f"models:/{NAME}/1")
+    assert loaded.input_shape == (None, 8, 8, 1)
 
 
-def test_best_candidate_passing_the_gate_becomes_champion(tracking_uri, model):
-    candidates = [register(model, "cnn", 0.83), register(model, "transfer", 0.97)]
-    decision = promote_champion(candidates, NAME, min_test_accuracy=0.8)
-    assert decision["promoted"] is True
-    assert decision["candidate_variant"] == "transfer"
-    assert champion_version() == candidates[1]["version"]
-    assert "passes the gate" in decision["reason"]
-    champion = mlflow.keras.load_model(f"models:/{NAME}@champion")
-    assert champion.input_shape == (None, 8, 8, 1)
+def test_registering_the_same_bytes_again_returns_the_same_version(mlflow_store, tmp_path):
+    first, second = model_file(tmp_path, 1), model_file(tmp_path, 2)
+    registry.register_model_file(first, NAME, registry.version_tags(RECORD))
+    again = registry.register_model_file(first, NAME, registry.version_tags(RECORD))
+    other = registry.register_model_file(second, NAME, registry.version_tags(RECORD))
+
+    assert (again["version"], again["newly_registered"]) == ("1", False)
+    assert (other["version"], other["newly_registered"]) == ("2", True)
+    assert len(MlflowClient().search_model_versions(f"name = '{NAME}'")) == 2
+    assert str(registry.find_version(NAME, model_md5(second)).version) == "2"
+    assert registry.find_version(NAME, "0" * 32) is None
 
 
-def test_candidate_failing_the_gate_leaves_the_alias(tracking_uri, model):
-    decision = promote_champion([register(model, "cnn", 0.79)], NAME, min_test_accuracy=0.8)
-    assert decision["promoted"] is False
-    assert "fails the quality gate" in decision["reason"]
-    assert champion_version() is None
+def test_a_version_record_round_trips_through_its_tags(mlflow_store, tmp_path):
+    file = model_file(tmp_path, 1)
+    registered = registry.register_model_file(file, NAME, registry.version_tags(RECORD))
+    record = registry.version_record(MlflowClient().get_model_version(NAME, registered["version"]))
+
+    assert record["model_md5"] == model_md5(file)
+    assert record["version"] == "1"
+    for key in (
+        "variant",
+        "architecture",
+        "input",
+        "validation",
+        "test",
+        "split_sha256",
+        "training_run_id",
+        "git_commit",
+        "git_dirty",
+        "data_md5",
+    ):
+        assert record[key] == RECORD[key], key
 
 
-def test_candidate_worse_than_the_champion_leaves_the_alias(tracking_uri, model):
-    first = register(model, "transfer", 0.95)
-    promote_champion([first], NAME, min_test_accuracy=0.8)
-    decision = promote_champion([register(model, "cnn_dropout", 0.9)], NAME, min_test_accuracy=0.8)
-    assert decision["promoted"] is False
-    assert "worse than the current champion" in decision["reason"]
-    assert decision["previous_champion_version"] == first["version"]
-    assert champion_version() == first["version"]
+def test_a_file_that_does_not_match_its_tag_is_refused(mlflow_store, tmp_path):
+    file = model_file(tmp_path, 1)
+    registry.register_model_file(file, NAME, registry.version_tags(RECORD))
+    MlflowClient().set_model_version_tag(NAME, "1", "model_md5", "0" * 32)
 
-    equal = register(model, "transfer", 0.95)
-    assert promote_champion([equal], NAME, min_test_accuracy=0.8)["promoted"] is True
-    assert champion_version() == equal["version"]
+    with pytest.raises(ValueError, match="not its tag model_md5"):
+        registry.download_model_file(NAME, "1")
 
 
-def test_no_candidate_is_an_error(tracking_uri):
-    with pytest.raises(ValueError, match="No registered model version"):
-        promote_champion([], NAME, min_test_accuracy=0.8)
+def test_aliases_and_missing_models(mlflow_store, tmp_path):
+    assert registry.alias_version(NAME, "champion") is None  # no such registered model yet
+    registry.register_model_file(model_file(tmp_path, 1), NAME, registry.version_tags(RECORD))
+    assert registry.alias_version(NAME, "champion") is None
+    registry.set_alias(NAME, "champion", "1")
+    assert str(registry.alias_version(NAME, "champion").version) == "1"
+
+
+def test_the_training_run_is_found_by_the_md5_of_the_file_it_wrote(mlflow_store, tmp_path):
+    file = model_file(tmp_path, 1)
+    with mlflow.start_run(tags={"variant": "cnn", "trained_model_md5": model_md5(file)}) as run:
+        pass
+    assert registry.find_training_run("cnn", model_md5(file)).info.run_id == run.info.run_id
+    assert registry.find_training_run("transfer", model_md5(file)) is None
+    assert registry.find_training_run("cnn", "0" * 32) is None

@@ -221,6 +221,19 @@ function describeModel(entry) {
   return parts.filter(Boolean).join(" · ");
 }
 
+// Where the model comes from, in two hops: its MLflow runs, and their git commit and data hash.
+function describeLineage(entry) {
+  const short = (value, length = 8) => (value ? String(value).slice(0, length) : "unknown");
+  const commit = `commit ${short(entry.git_commit, 7)}${entry.git_dirty === "true" ? " (uncommitted changes)" : ""}`;
+  return [
+    `model MD5 ${short(entry.model_md5)}`,
+    `trained in run ${short(entry.training_run_id)}`,
+    `registered in run ${short(entry.registered_run_id)}`,
+    commit,
+    `data ${short(entry.data_md5)}`,
+  ].join(" · ");
+}
+
 async function useModel(id) {
   const entry = state.manifest.models.find((m) => m.id === id);
   if (!entry) {
@@ -247,6 +260,7 @@ async function useModel(id) {
   }
   state.entry = entry;
   $("model-info").textContent = describeModel(entry);
+  $("model-lineage").textContent = describeLineage(entry);
   $("model-select").value = id;
   if (state.error?.includes("model")) clearMessage();
   if (wasLive) startLoop();

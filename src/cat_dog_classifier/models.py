@@ -6,6 +6,7 @@ colour conversion. The output is one sigmoid unit, the probability of "dog". Aug
 separately and never enters a saved model.
 """
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,16 @@ def build_cnn(
 
 
 def build_backbone(
-    name: str, input_shape: tuple[int, int, int], weights: str | None
+    name: str,
+    input_shape: tuple[int, int, int],
+    weights: str | None,
+    weights_sha256: str | None = None,
 ) -> keras.Model:
     """An ImageNet backbone without its top that takes raw RGB 0-255 pixels.
 
-    `weights` is "imagenet" (Keras downloads them), a path to a `.weights.h5` file of the same
-    architecture, or None (random initialisation).
+    `weights` is "imagenet" (Keras downloads them and checks their hash), a path to a `.weights.h5`
+    file of the same architecture, or None (random initialisation). A file must have the SHA-256
+    `weights_sha256` when one is given: the parameter is how DVC sees the weights' content.
     """
     if input_shape[-1] != 3:
         raise ValueError(f"ImageNet backbones need RGB input, got {input_shape[-1]} channel(s)")
@@ -63,8 +68,8 @@ def build_backbone(
         raise ValueError(f"Unknown backbone {name!r}: use 'mobilenet_v2' or 'resnet50'")
 
     from_file = weights not in (None, "imagenet")
-    if from_file and not Path(weights).is_file():
-        raise FileNotFoundError(f"Backbone weights file {weights} does not exist")
+    if from_file:
+        check_weights_file(Path(weights), weights_sha256)
     network = application(
         include_top=False,
         weights=None if from_file else weights,
@@ -85,6 +90,21 @@ def build_backbone(
     return keras.Model(inputs, pooled, name=f"{name}_features")
 
 
+def check_weights_file(path: Path, sha256: str | None) -> None:
+    """Fail unless `path` exists and, when `sha256` is given, has exactly that content."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Backbone weights file {path} does not exist")
+    if sha256 is None:
+        return
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    if actual != sha256:
+        raise ValueError(
+            f"Backbone weights file {path} has SHA-256 {actual}, but the parameters pin "
+            f"weights_sha256: {sha256}. If the new file is intended, set weights_sha256 to "
+            f"{actual} (DVC then retrains the variant); otherwise restore the file."
+        )
+
+
 def build_head(feature_dim: int, dropout: float) -> keras.Model:
     """The small classifier put on top of the backbone's pooled features."""
     inputs = keras.Input(shape=(feature_dim,), name="features")
@@ -94,11 +114,15 @@ def build_head(feature_dim: int, dropout: float) -> keras.Model:
 
 
 def build_transfer(
-    input_shape: tuple[int, int, int], backbone: str, weights: str | None, head_dropout: float
+    input_shape: tuple[int, int, int],
+    backbone: str,
+    weights: str | None,
+    head_dropout: float,
+    weights_sha256: str | None = None,
 ) -> tuple[keras.Model, keras.Model, keras.Model]:
     """Backbone + head. Returns (model, backbone, head) with the layers shared, so the head can be
     trained on cached backbone features and the full model used (and fine-tuned) afterwards."""
-    feature_extractor = build_backbone(backbone, input_shape, weights)
+    feature_extractor = build_backbone(backbone, input_shape, weights, weights_sha256)
     head = build_head(feature_extractor.output.shape[-1], head_dropout)
     model = keras.Model(
         feature_extractor.input, head(feature_extractor.output), name=f"transfer_{backbone}"

@@ -1,9 +1,11 @@
 """Web page fixtures: the export pipeline's real output served by web/serve.py, driven in Chromium.
 
-The page under test is web/ with TF.js from web/vendor/ (`npm ci && npm run build`) and models
-exported by `kedro run --pipeline export` from a real registry of models trained on real photos.
+The page under test is web/ with TF.js from web/vendor/ (`npm ci && npm run build`) and the models
+a plain `kedro run` trained on real photos and exported with the project's own export settings
+(float16 for the CNNs, as `dvc repro` ships them).
 """
 
+import json
 import re
 import shutil
 import subprocess
@@ -16,8 +18,7 @@ import cv2
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.conftest import copy_project, run_kedro
-from tests.pipelines.export.trained_registry import TrainedRegistry
+from tests.conftest import SmallProject
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,35 +36,35 @@ CHROMIUM_ARGS = [
 class ServedPage:
     url: str  # http://127.0.0.1:<port>/
     web_dir: Path
-    registry: TrainedRegistry
+    manifest: dict  # models/manifest.json, as exported
+
+    def version(self, model_id: str) -> str:
+        return next(m["version"] for m in self.manifest["models"] if m["id"] == model_id)
 
 
 @pytest.fixture(scope="session")
 def exported_web_dir(
     project_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
-    trained_registry: TrainedRegistry,
+    trained_project: SmallProject,
     samples_dir: Path,
 ) -> Path:
-    """web/ of a project copy after `kedro run --pipeline export` of every variant (two)."""
+    """The page's folder with the trained project's exported models (the champion, `transfer`,
+    and `cnn`), TF.js and the sample photos."""
     vendor = project_root / "web" / "vendor"
     if not (vendor / "tf-core.min.js").is_file():
         pytest.fail(f"{vendor} is missing: run `npm ci && npm run build` in {vendor.parent}")
-    project = copy_project(project_root, tmp_path_factory.mktemp("web") / "project")
-    # float32 for every variant: the page must reproduce Keras to 1e-4.
-    export = {"models": {"variants": "all"}, "tfjs": {"float16": False}}
-    run_kedro(project, ["export"], {"export": export}, trained_registry.tracking_uri)
-    web_dir = project / "web"
-    shutil.copytree(vendor, web_dir / "vendor")
+    web_dir = tmp_path_factory.mktemp("web") / "web"
+    shutil.copytree(project_root / "web", web_dir, ignore=shutil.ignore_patterns("node_modules"))
+    shutil.rmtree(web_dir / "models", ignore_errors=True)
+    shutil.copytree(trained_project.path / "web" / "models", web_dir / "models")
     # The samples, served from the page's own origin so that it can fetch them.
     shutil.copytree(samples_dir, web_dir / "samples")
     return web_dir
 
 
 @pytest.fixture(scope="session")
-def served_page(
-    project_root: Path, exported_web_dir: Path, trained_registry: TrainedRegistry
-) -> Iterator[ServedPage]:
+def served_page(project_root: Path, exported_web_dir: Path) -> Iterator[ServedPage]:
     """The documented serve command, on a free port."""
     server = subprocess.Popen(
         [
@@ -78,7 +79,8 @@ def served_page(
         line = server.stdout.readline()
         match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
         assert match, f"serve.py printed {line!r}"
-        yield ServedPage(match.group(1), exported_web_dir, trained_registry)
+        manifest = json.loads((exported_web_dir / "models" / "manifest.json").read_text())
+        yield ServedPage(match.group(1), exported_web_dir, manifest)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -127,11 +129,9 @@ def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable
 
 
 @pytest.fixture(scope="session")
-def keras_models(trained_registry: TrainedRegistry) -> dict:
-    """The registered Keras models that were exported, by variant, loaded back from the registry."""
-    import mlflow  # noqa: PLC0415 (only the parity tests need it)
+def keras_models(trained_project: SmallProject) -> dict:
+    """The Keras models that were exported, by variant: the very files DVC tracks."""
+    import keras  # noqa: PLC0415 (only the parity tests need it)
 
-    return {
-        variant: mlflow.keras.load_model(f"models:/cat_dog_classifier/{version}")
-        for variant, version in trained_registry.versions.items()
-    }
+    models = trained_project.path / "data" / "06_models" / "variants"
+    return {path.stem: keras.saving.load_model(path) for path in models.glob("*.keras")}

@@ -53,12 +53,17 @@ def test_a_camera_showing_a_real_photo_is_classified_live(
     assert state["error"] is None
     assert state["last"]["source"] == "camera"
     assert state["model"] == "transfer"  # the champion opens by default
-    champion = served_page.registry.versions["transfer"]
+    champion = served_page.version("transfer")
     expect(page.locator("#model-info")).to_contain_text(
         f"transfer · cat_dog_classifier v{champion}"
     )
     expect(page.locator("#model-info")).to_contain_text("@champion")
     expect(page.locator("#model-info")).to_contain_text("test accuracy")
+    entry = served_page.manifest["models"][0]
+    lineage = page.locator("#model-lineage")
+    expect(lineage).to_contain_text(f"commit {entry['git_commit'][:7]}")
+    expect(lineage).to_contain_text(f"model MD5 {entry['model_md5'][:8]}")
+    expect(lineage).to_contain_text(f"trained in run {entry['training_run_id'][:8]}")
     expect(page.locator("#backend")).to_contain_text(state["backend"])
     assert state["backend"] in {"webgl", "wasm", "cpu"}
     expect(page.locator("#inference-ms")).to_have_text(re.compile(r"^\d+\.\d ms$"))
@@ -206,8 +211,8 @@ def test_the_picker_switches_models_and_the_cpu_backend_can_be_forced(
     expect(page.locator("#backend")).to_have_text("cpu")
     expect(page.locator("#label")).to_have_text("cat")
     assert page.locator("#model-select option").all_inner_texts() == [
-        f"transfer v{served_page.registry.versions['transfer']} @champion",
-        f"cnn v{served_page.registry.versions['cnn']}",
+        f"transfer v{served_page.version('transfer')} @champion",
+        f"cnn v{served_page.version('cnn')}",
     ]
     page.select_option("#model-select", "cnn")
     expect(page.locator("#model-info")).to_contain_text("cnn · cat_dog_classifier")

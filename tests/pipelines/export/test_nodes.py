@@ -1,130 +1,168 @@
-"""Export nodes against a real MLflow registry of models trained on real photos."""
+"""Export nodes: which models ship, and a real Keras file converted to a TF.js graph model."""
 
 import hashlib
 import json
 from pathlib import Path
 
+import keras
 import pytest
 
-from cat_dog_classifier.pipelines.export.nodes import export_tfjs_models, select_model_versions
-
-from .trained_registry import REGISTERED_MODEL_NAME, TrainedRegistry
-
-NOTHING = {"alias": None, "versions": [], "variants": []}
-TFJS_OPTIONS = {
-    "float16": False,
-    "resize": {"interpolation": "area", "keep_aspect_ratio": False},
-}
-
-
-def test_the_champion_alias_selects_its_version_with_tags_and_metrics(
-    registry_uri: str, trained_registry: TrainedRegistry
-):
-    [record] = select_model_versions(REGISTERED_MODEL_NAME, {**NOTHING, "alias": "champion"})
-
-    assert record["version"] == trained_registry.versions["transfer"]
-    assert record["variant"] == "transfer"
-    assert record["aliases"] == ["champion"]
-    assert (record["color_mode"], record["height"], record["width"]) == ("rgb", 160, 160)
-    assert 0.5 < record["metrics"]["test_accuracy"] <= 1
-    assert all(name.startswith("test_") for name in record["metrics"])
-
-
-def test_all_variants_come_after_the_alias_once_each(registry_uri: str):
-    records = select_model_versions(
-        REGISTERED_MODEL_NAME, {**NOTHING, "alias": "champion", "variants": "all"}
-    )
-
-    assert [r["variant"] for r in records] == ["transfer", "cnn"]
-
-
-def test_an_explicit_version_is_selected(registry_uri: str, trained_registry: TrainedRegistry):
-    version = trained_registry.versions["cnn"]
-    [record] = select_model_versions(REGISTERED_MODEL_NAME, {**NOTHING, "versions": [version]})
-
-    assert (record["version"], record["variant"], record["aliases"]) == (version, "cnn", [])
-
-
-@pytest.mark.parametrize(
-    ("selection", "message"),
-    [
-        ({**NOTHING, "alias": "staging"}, "Alias 'staging' is not set"),
-        ({**NOTHING, "versions": [99]}, "has no version 99"),
-        ({**NOTHING, "variants": ["resnet"]}, "variant='resnet'"),
-        (NOTHING, "selects nothing"),
-    ],
+from cat_dog_classifier.model_files import model_md5
+from cat_dog_classifier.pipelines.export.nodes import (
+    MANIFEST,
+    export_tfjs_models,
+    select_exports,
 )
-def test_a_selection_the_registry_cannot_satisfy_says_why(
-    registry_uri: str, selection: dict, message: str
-):
-    with pytest.raises(ValueError, match=message):
-        select_model_versions(REGISTERED_MODEL_NAME, selection)
 
 
-def test_an_unknown_registered_model_names_the_store(registry_uri: str):
-    with pytest.raises(ValueError, match=r"No model named 'dogs_only'.*run training first"):
-        select_model_versions("dogs_only", {**NOTHING, "alias": "champion"})
+def make_record(variant: str, md5: str, version: str, architecture: str = "cnn") -> dict:
+    return {
+        "variant": variant,
+        "architecture": architecture,
+        "registered_model_name": "cat_dog_classifier",
+        "version": version,
+        "model_md5": md5,
+        "registered_run_id": f"run-{version}",
+        "training_run_id": f"train-{version}",
+        "git_commit": "c" * 40,
+        "git_dirty": "false",
+        "data_md5": "d" * 32,
+        "split_sha256": "s" * 64,
+        "input": {
+            "height": 32,
+            "width": 32,
+            "channels": 1,
+            "color_mode": "grayscale",
+            "interpolation": "area",
+        },
+        "validation": {"accuracy": 0.9, "images": 30},
+        "test": {"accuracy": 0.88, "images": 30},
+    }
 
 
-def _export(tmp_path: Path, variants: list[str], float16: bool | list[str] = False) -> dict:
-    records = select_model_versions(REGISTERED_MODEL_NAME, {**NOTHING, "variants": variants})
-    options = {**TFJS_OPTIONS, "output_dir": str(tmp_path / "models"), "float16": float16}
-    return export_tfjs_models(records, REGISTERED_MODEL_NAME, options)
+def make_decision(champion: dict, **candidates: dict) -> dict:
+    return {"alias": "champion", "champion": champion, "candidates": candidates}
 
 
-def test_export_writes_a_graph_model_and_describes_every_file(
-    registry_uri: str, trained_registry: TrainedRegistry, tmp_path: Path
-):
-    manifest = _export(tmp_path, ["cnn"])
+@pytest.fixture(scope="module")
+def model_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """Two small real models of the study's kind, on 32x32 grayscale, as `.keras` bytes."""
+    folder = tmp_path_factory.mktemp("models")
+    files = {}
+    for seed, name in enumerate(("cnn", "cnn_dropout")):
+        keras.utils.set_random_seed(seed)
+        inputs = keras.Input((32, 32, 1), name="image")
+        x = keras.layers.Rescaling(1 / 255)(inputs)
+        x = keras.layers.Conv2D(8, 3, activation="relu")(x)
+        x = keras.layers.Flatten()(keras.layers.MaxPooling2D()(x))
+        outputs = keras.layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+        keras.Model(inputs, outputs).save(folder / f"{name}.keras")
+        files[name] = (folder / f"{name}.keras").read_bytes()
+    return files
 
-    [entry] = manifest["models"]
-    assert manifest["default_model"] == entry["id"] == "cnn"
-    folder = tmp_path / "models" / "cnn"
-    model_json = json.loads((folder / "model.json").read_text())
-    assert model_json["format"] == "graph-model"
-    assert entry["model_url"] == "cnn/model.json"
-    assert set(entry["files"]) == {path.name for path in folder.iterdir()}
-    for name, described in entry["files"].items():
-        data = (folder / name).read_bytes()
+
+def test_the_champion_ships_first_and_each_other_variant_once():
+    cnn, transfer = make_record("cnn", "1" * 32, "3"), make_record("transfer", "2" * 32, "4")
+    chosen = select_exports(make_decision(transfer, cnn=cnn, transfer=transfer), "all")
+    assert [(r["id"], r["aliases"]) for r in chosen] == [("transfer", ["champion"]), ("cnn", [])]
+    assert select_exports(make_decision(transfer, cnn=cnn, transfer=transfer), []) == chosen[:1]
+
+
+def test_a_kept_older_champion_and_its_variants_new_model_both_ship():
+    old, new = make_record("transfer", "1" * 32, "2"), make_record("transfer", "3" * 32, "9")
+    chosen = select_exports(make_decision(old, transfer=new), "all")
+    assert [r["id"] for r in chosen] == ["transfer-v2", "transfer"]
+
+
+def test_an_unknown_variant_to_export_is_an_error():
+    cnn = make_record("cnn", "1" * 32, "1")
+    with pytest.raises(ValueError, match=r"names \['resnet'\], which are not variants"):
+        select_exports(make_decision(cnn, cnn=cnn), ["resnet"])
+
+
+def test_export_converts_the_exact_files_and_describes_them(model_files):
+    champion = make_record("cnn", model_md5(model_files["cnn"]), "3")
+    other = make_record("cnn_dropout", model_md5(model_files["cnn_dropout"]), "4")
+    exports = select_exports(make_decision(champion, cnn=champion, cnn_dropout=other), "all")
+
+    files = export_tfjs_models(exports, model_files["cnn"], ["cnn"], **model_files)
+
+    manifest = json.loads(files[MANIFEST])
+    assert files[MANIFEST].decode() == json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    assert manifest["default_model"] == "cnn"
+    first, second = manifest["models"]
+    assert (first["id"], first["aliases"], second["id"]) == ("cnn", ["champion"], "cnn_dropout")
+    assert json.loads(files["cnn/model.json"])["format"] == "graph-model"
+    assert set(first["files"]) == {
+        name.split("/", 1)[1] for name in files if name.startswith("cnn/")
+    }
+    for name, described in first["files"].items():
+        data = files[f"cnn/{name}"]
         assert described == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    assert entry["size_bytes"] == sum(f["bytes"] for f in entry["files"].values())
-    assert entry["version"] == trained_registry.versions["cnn"]
-    assert entry["labels"] == ["cat", "dog"]
-    assert entry["input"] == {
-        "height": 100,
-        "width": 100,
+    assert first["size_bytes"] == sum(f["bytes"] for f in first["files"].values())
+    for key in (
+        "version",
+        "model_md5",
+        "registered_run_id",
+        "training_run_id",
+        "git_commit",
+        "data_md5",
+        "split_sha256",
+    ):
+        assert first[key] == champion[key], key
+    assert first["metrics"] == {"validation_accuracy": 0.9, "test_accuracy": 0.88}
+    assert first["labels"] == ["cat", "dog"]
+    assert first["input"] == {
+        "height": 32,
+        "width": 32,
         "channels": 1,
         "color_mode": "grayscale",
         "channel_order": "gray",
         "value_range": [0, 255],
-        "resize": TFJS_OPTIONS["resize"],
+        "resize": {"interpolation": "area", "keep_aspect_ratio": False},
     }
-    assert entry["quantization"] == "none"
+    assert first["quantization"] == "float16"
+    weights = json.loads(files["cnn/model.json"])["weightsManifest"]
+    floats = [w for group in weights for w in group["weights"] if w["dtype"] == "float32"]
+    assert floats and all(w["quantization"]["dtype"] == "float16" for w in floats)
 
 
-def test_float16_halves_the_weights(registry_uri: str, tmp_path: Path):
-    full = _export(tmp_path / "full", ["cnn"])["models"][0]
-    half = _export(tmp_path / "half", ["cnn"], float16=True)["models"][0]
+def test_float16_is_chosen_by_architecture(model_files):
+    record = make_record("cnn", model_md5(model_files["cnn"]), "1")
+    exports = select_exports(make_decision(record, cnn=record), [])
+    half = json.loads(export_tfjs_models(exports, model_files["cnn"], ["cnn"])[MANIFEST])
+    full = json.loads(export_tfjs_models(exports, model_files["cnn"], ["transfer"])[MANIFEST])
+    assert (half["models"][0]["quantization"], full["models"][0]["quantization"]) == (
+        "float16",
+        "none",
+    )
 
-    assert half["quantization"] == "float16"
-    weights = json.loads((tmp_path / "half" / "models" / "cnn" / "model.json").read_text())
-    floats = [w for group in weights["weightsManifest"] for w in group["weights"]]
-    assert floats
-    assert all(w["quantization"]["dtype"] == "float16" for w in floats if w["dtype"] == "float32")
-    assert half["size_bytes"] < 0.55 * full["size_bytes"]
+    def weight_bytes(manifest: dict) -> int:
+        files = manifest["models"][0]["files"]
+        return sum(f["bytes"] for name, f in files.items() if name.endswith(".bin"))
 
-
-def test_float16_can_be_chosen_per_variant(registry_uri: str, tmp_path: Path):
-    manifest = _export(tmp_path, ["cnn", "transfer"], float16=["cnn"])
-
-    quantization = {entry["variant"]: entry["quantization"] for entry in manifest["models"]}
-    assert quantization == {"cnn": "float16", "transfer": "none"}
+    assert weight_bytes(half) < 0.55 * weight_bytes(full)
 
 
-def test_a_new_export_removes_model_folders_left_by_the_previous_one(
-    registry_uri: str, tmp_path: Path
-):
-    _export(tmp_path, ["cnn", "transfer"])
-    _export(tmp_path, ["cnn"])
+def test_a_file_that_is_not_the_recorded_model_is_refused(model_files):
+    record = make_record("cnn", model_md5(model_files["cnn"]), "1")
+    exports = select_exports(make_decision(record, cnn=record), [])
+    with pytest.raises(ValueError, match="run `dvc repro`"):
+        export_tfjs_models(exports, model_files["cnn_dropout"], ["cnn"])
 
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["cnn"]
+
+def test_a_model_whose_input_is_not_its_records_is_refused(model_files):
+    record = make_record("cnn", model_md5(model_files["cnn"]), "1")
+    record["input"] = {**record["input"], "height": 100, "width": 100}
+    exports = select_exports(make_decision(record, cnn=record), [])
+    with pytest.raises(ValueError, match=r"takes input \(32, 32, 1\), its record says"):
+        export_tfjs_models(exports, model_files["cnn"], ["cnn"])
+
+
+def test_manifest_paths_stay_inside_the_models_folder(model_files, tmp_path: Path):
+    record = make_record("cnn", model_md5(model_files["cnn"]), "1")
+    files = export_tfjs_models(
+        select_exports(make_decision(record, cnn=record), []), model_files["cnn"], ["cnn"]
+    )
+    for name in files:
+        assert not Path(name).is_absolute() and ".." not in Path(name).parts

@@ -1,54 +1,47 @@
-"""`kedro run --pipeline export` through a real KedroSession against a real registry."""
+"""A plain `kedro run` on a fresh registry exports exactly the champion it has just trained and
+chosen, with every variant beside it (real KedroSession, real files, real SQLite MLflow store)."""
 
 import json
-from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
 
-from tests.conftest import TrainedProject, copy_project, run_kedro
-
-from .trained_registry import TrainedRegistry
-
-
-def test_export_pipeline_writes_the_champion_first_and_a_sorted_manifest(
-    project_root: Path,
-    tmp_path: Path,
-    registry_uri: str,
-    trained_registry: TrainedRegistry,
-):
-    project = copy_project(project_root, tmp_path / "project")
-    run_kedro(project, ["export"], {"export": {"models": {"variants": "all"}}}, registry_uri)
-
-    manifest_path = project / "web" / "models" / "manifest.json"
-    text = manifest_path.read_text()
-    manifest = json.loads(text)
-    assert text == json.dumps(manifest, indent=2, sort_keys=True)  # deterministic for DVC
-    assert manifest["default_model"] == "transfer"
-    assert [(m["variant"], m["version"]) for m in manifest["models"]] == [
-        ("transfer", trained_registry.versions["transfer"]),
-        ("cnn", trained_registry.versions["cnn"]),
-    ]
-    assert manifest["models"][0]["aliases"] == ["champion"]
-    for entry in manifest["models"]:
-        folder = project / "web" / "models" / entry["id"]
-        assert sorted(entry["files"]) == sorted(p.name for p in folder.iterdir())
+from cat_dog_classifier.model_files import model_md5
+from tests.conftest import SMALL_VARIANTS, SmallProject
 
 
-def test_export_after_training_ships_the_champion_that_evaluation_chose(
-    trained_project: TrainedProject,
-):
-    """End to end on the real trained registry: what the page loads is the registered champion."""
-    run_kedro(trained_project.path, ["export"], trained_project.params)
+@pytest.mark.slow
+def test_the_page_gets_the_champion_just_trained_and_every_variant(trained_project: SmallProject):
+    project = trained_project.path
+    manifest = json.loads((project / "web/models/manifest.json").read_text())
+    decision = json.loads((project / "data/08_reporting/champion.json").read_text())
+    champion_file = (project / "data/06_models/champion.keras").read_bytes()
+    champion = decision["champion"]
 
-    manifest = json.loads((trained_project.path / "web/models/manifest.json").read_text())
-    champion = MlflowClient(trained_project.tracking_uri).get_model_version_by_alias(
+    assert model_md5(champion_file) == champion["model_md5"]
+    assert (
+        champion_file
+        == (project / f"data/06_models/variants/{champion['variant']}.keras").read_bytes()
+    )
+    registered = MlflowClient(trained_project.tracking_uri).get_model_version_by_alias(
         "cat_dog_classifier", "champion"
     )
-    [entry] = manifest["models"]
-    assert entry["variant"] == champion.tags["variant"]
-    assert str(entry["version"]) == str(champion.version)
-    assert entry["aliases"] == ["champion"]
-    assert entry["run_id"] == champion.run_id
-    assert entry["metrics"]["test_accuracy"] == float(champion.tags["test_accuracy"])
-    assert entry["quantization"] == ("none" if entry["variant"] == "transfer" else "float16")
-    assert (trained_project.path / "web/models" / entry["model_url"]).is_file()
+    assert registered.tags["model_md5"] == champion["model_md5"]
+
+    first = manifest["models"][0]
+    assert manifest["default_model"] == first["id"] == champion["variant"]
+    assert first["aliases"] == ["champion"]
+    assert first["model_md5"] == champion["model_md5"]
+    assert first["version"] == str(registered.version)
+    assert first["registered_run_id"] == registered.run_id
+    assert len(first["git_commit"]) == 40
+    assert sorted(entry["variant"] for entry in manifest["models"]) == sorted(SMALL_VARIANTS)
+    for entry in manifest["models"]:
+        folder = project / "web/models" / entry["id"]
+        assert sorted(entry["files"]) == sorted(p.name for p in folder.iterdir())
+        assert entry["quantization"] == ("float16" if entry["architecture"] == "cnn" else "none")
+        variant_file = project / f"data/06_models/variants/{entry['variant']}.keras"
+        assert entry["model_md5"] == model_md5(variant_file.read_bytes())
+    assert sorted(p.name for p in (project / "web/models").iterdir()) == sorted(
+        [entry["id"] for entry in manifest["models"]] + ["manifest.json"]
+    )

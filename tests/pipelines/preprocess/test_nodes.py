@@ -27,7 +27,7 @@ RGB160 = {"height": 160, "width": 160, "color_mode": "rgb", "interpolation": "ar
 @pytest.fixture(scope="module")
 def manifest(small_source_zip: Path) -> pd.DataFrame:
     params = {"source": str(small_source_zip), "min_side": 32, "max_pixels": 10**7, "workers": 2}
-    return reject_duplicates(inspect_images(params))
+    return reject_duplicates(inspect_images(str(small_source_zip), params))
 
 
 @pytest.fixture(scope="module")

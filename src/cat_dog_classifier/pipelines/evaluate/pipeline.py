@@ -1,74 +1,69 @@
-"""Evaluation pipeline: a per-variant template under each training namespace, then the comparison
-of all variants and the champion choice."""
+"""Evaluation pipeline: the same template under one namespace per variant (config.variants)."""
 
-from kedro.pipeline import Pipeline, node, pipeline
+from functools import partial
 
-from cat_dog_classifier.pipelines.train.pipeline import VARIANT_INPUTS
+from kedro.pipeline import Node, Pipeline, pipeline
+
+from cat_dog_classifier.config import variants
 
 from .nodes import (
-    collect_metrics,
-    compute_test_metrics,
-    epoch_metrics,
+    compute_metrics,
+    fingerprint_splits,
     plot_confusion_matrix,
     plot_misclassified,
-    plot_model_comparison,
     plot_roc_curve,
     plot_training_curves,
-    predict_test_set,
+    predict,
     register_model,
-    select_champion,
 )
 
-# Evaluation settings shared by every variant: kept out of the variant namespaces.
-EVALUATE_PARAMETERS = {
-    f"params:evaluate.{name}" for name in ("batch_size", "threshold", "gallery_size", "registry")
+# Inputs shared by every variant: kept out of the variant namespaces.
+SHARED_PARAMETERS = {
+    "params:evaluate.batch_size",
+    "params:evaluate.threshold",
+    "params:evaluate.gallery_size",
+    "params:registered_model_name",
 }
 
 
-def create_template() -> Pipeline:
-    """Evaluate one variant's `model` on its test split, log it and register it."""
+def create_template(variant: str) -> Pipeline:
+    """Evaluate one variant's model on its validation and test splits, plot, register it."""
     return Pipeline(
         [
-            node(
-                predict_test_set,
-                inputs=["model", "model_input", "params:evaluate.batch_size"],
-                outputs="test_predictions",
-                name="predict_test_set",
+            Node(
+                func=predict,
+                inputs=["model@keras", "model_input", "params:evaluate.batch_size"],
+                outputs="predictions",
+                name="predict",
             ),
-            node(
-                compute_test_metrics,
-                inputs=["test_predictions", "params:evaluate.threshold"],
-                outputs=["test_metrics", "test_metrics_mlflow"],
-                name="compute_test_metrics",
+            Node(
+                func=compute_metrics,
+                inputs=["predictions", "params:evaluate.threshold"],
+                outputs=["metrics", "metrics_mlflow"],
+                name="compute_metrics",
             ),
-            node(
-                epoch_metrics,
-                inputs="training_history",
-                outputs="epoch_metrics_mlflow",
-                name="log_epoch_metrics",
-            ),
-            node(
-                plot_training_curves,
+            Node(
+                func=plot_training_curves,
                 inputs="training_history",
                 outputs="training_curves_plot",
                 name="plot_training_curves",
             ),
-            node(
-                plot_confusion_matrix,
-                inputs="test_metrics",
+            Node(
+                func=plot_confusion_matrix,
+                inputs="metrics",
                 outputs="confusion_matrix_plot",
                 name="plot_confusion_matrix",
             ),
-            node(
-                plot_roc_curve,
-                inputs="test_predictions",
+            Node(
+                func=plot_roc_curve,
+                inputs="predictions",
                 outputs="roc_curve_plot",
                 name="plot_roc_curve",
             ),
-            node(
-                plot_misclassified,
+            Node(
+                func=plot_misclassified,
                 inputs=[
-                    "test_predictions",
+                    "predictions",
                     "model_input",
                     "params:evaluate.threshold",
                     "params:evaluate.gallery_size",
@@ -76,16 +71,25 @@ def create_template() -> Pipeline:
                 outputs="misclassified_plot",
                 name="plot_misclassified",
             ),
-            node(
-                register_model,
-                inputs=[
-                    "model",
-                    "model_input",
-                    "test_metrics",
-                    "params:model",
-                    "params:evaluate.registry",
-                ],
-                outputs="registered_model",
+            Node(
+                func=fingerprint_splits,
+                inputs="image_splits",
+                outputs="split_sha256",
+                name="fingerprint_splits",
+            ),
+            Node(
+                func=partial(register_model, variant=variant),
+                inputs={
+                    "model": "model@keras",
+                    "model_file": "model@bytes",
+                    "model_input": "model_input",
+                    "metrics": "metrics",
+                    "split_sha256": "split_sha256",
+                    "architecture": "params:architecture",
+                    "image": "params:image",
+                    "registered_model_name": "params:registered_model_name",
+                },
+                outputs="evaluation",
                 name="register_model",
             ),
         ]
@@ -93,42 +97,23 @@ def create_template() -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Every variant's evaluation, then `metrics.json`, the comparison chart and the champion."""
-    template = create_template()
-    per_variant = sum(
+    """Every variant; `kedro run --pipelines evaluate --namespaces cnn` evaluates one alone."""
+    return sum(
         (
             pipeline(
-                template,
-                namespace=variant,
-                inputs={"model_input": model_input},
-                parameters=EVALUATE_PARAMETERS,
+                create_template(name),
+                namespace=name,
+                inputs={
+                    "model_input": f"{variant['model_input']}.model_input",
+                    "image_splits": "image_splits",
+                },
+                parameters={
+                    "params:architecture": f"params:variants.{name}.model.architecture",
+                    "params:image": f"params:{variant['model_input']}.image",
+                    **{shared: shared for shared in SHARED_PARAMETERS},
+                },
             )
-            for variant, model_input in VARIANT_INPUTS.items()
+            for name, variant in variants().items()
         ),
         Pipeline([]),
-    )
-    return per_variant + Pipeline(
-        [
-            node(
-                collect_metrics,
-                inputs={variant: f"{variant}.test_metrics" for variant in VARIANT_INPUTS},
-                outputs="metrics",
-                name="collect_metrics",
-            ),
-            node(
-                plot_model_comparison,
-                inputs="metrics",
-                outputs="model_comparison_plot",
-                name="plot_model_comparison",
-            ),
-            node(
-                select_champion,
-                inputs={
-                    "registry_params": "params:evaluate.registry",
-                    **{variant: f"{variant}.registered_model" for variant in VARIANT_INPUTS},
-                },
-                outputs="champion_decision",
-                name="select_champion",
-            ),
-        ]
     )

@@ -1,27 +1,30 @@
-"""Registry → TF.js graph models in web/models/ + the manifest the page reads."""
+"""Export pipeline: the champion and the variants (config.variants) → web/models/ for the page."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import export_tfjs_models, select_model_versions
+from cat_dog_classifier.config import variants
+
+from .nodes import export_tfjs_models, select_exports
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
             Node(
-                select_model_versions,
-                inputs=["params:export.registered_model_name", "params:export.models"],
-                outputs="export_model_versions",
-                name="select_model_versions",
+                func=select_exports,
+                inputs=["champion_decision", "params:export.variants"],
+                outputs="exports",
+                name="select_exports",
             ),
             Node(
-                export_tfjs_models,
-                inputs=[
-                    "export_model_versions",
-                    "params:export.registered_model_name",
-                    "params:export.tfjs",
-                ],
-                outputs="tfjs_manifest",
+                func=export_tfjs_models,
+                inputs={
+                    "exports": "exports",
+                    "champion_file": "champion_model@bytes",
+                    "float16_architectures": "params:export.float16_architectures",
+                    **{name: f"{name}.model@bytes" for name in variants()},
+                },
+                outputs="web_models",
                 name="export_tfjs_models",
             ),
         ]

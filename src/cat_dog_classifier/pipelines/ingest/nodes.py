@@ -35,13 +35,13 @@ MANIFEST_COLUMNS = [
 ]
 
 
-def inspect_images(ingest: dict[str, Any]) -> pd.DataFrame:
+def inspect_images(image_source: str, ingest: dict[str, Any]) -> pd.DataFrame:
     """One manifest row per file of the source: label from its path, hash, size, format, status.
 
     Fails at once, naming the source and the layouts understood, when the source is missing or
     no file sits where a layout expects a labelled image.
     """
-    location = str(ingest["source"])
+    location = image_source
     try:
         source = ImageSource(location)
     except (FileNotFoundError, ValueError) as error:
