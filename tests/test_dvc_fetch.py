@@ -124,9 +124,13 @@ def test_local_copy_is_linked_and_followed_by_content(
     assert "modified:" in status
     assert LINK in status
 
-    # A path given in the parameters is a change DVC sees too.
+    # A path given in the parameters is a change DVC sees too (through the config stage, which
+    # writes the parameters the fetch stage tracks).
     set_ingest_params(project, source=str(small_source_zip))
-    assert "ingest.source" in dvc(project, "status", "fetch")
-    dvc(project, "repro", "fetch")
+    assert "config" in dvc(project, "status")
+    assert "Running stage 'fetch'" in dvc(project, "repro", "fetch")
     assert os.readlink(project / LINK) == str(small_source_zip)
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    params = lock["stages"]["fetch"]["params"]["kedro_params.yaml"]
+    assert params["ingest.source"] == str(small_source_zip)
     assert "up to date" in dvc(project, "status", "fetch")
