@@ -1,6 +1,9 @@
 """The page's preprocessing and whole pipeline against training's, and TF.js against Keras.
 
-Training's reference: `cat_dog_classifier.images` (decode, colour conversion, INTER_AREA resize).
+Training's reference: `cat_dog_classifier.images.preprocess_image` (decode, colour conversion,
+INTER_AREA resize) at full size, as the page decodes. With `preprocess.jpeg_dct_scaling`, training
+decodes JPEGs twice the input size or more at a reduced scale: tests/test_images.py measures how
+far that moves the pixels.
 """
 
 from collections.abc import Callable
@@ -10,7 +13,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from cat_dog_classifier.images import decode_image, resize
+from cat_dog_classifier.images import ImageSpec, preprocess_image
 
 from .conftest import ServedPage
 from .test_page import TIMEOUT_MS
@@ -26,8 +29,7 @@ def sample_photos(samples_dir: Path) -> list[Path]:
 
 def training_input(photo: Path, model: str) -> np.ndarray:
     color_mode, size, _ = MODELS[model]
-    pixels = decode_image(photo.read_bytes(), color_mode=color_mode).pixels
-    return resize(pixels, size, size, "area")
+    return preprocess_image(photo.read_bytes(), ImageSpec(size, size, color_mode, "area"))
 
 
 def open_model(browser: Browser, served_page: ServedPage, model: str) -> Page:

@@ -19,7 +19,8 @@ class StreamedArray:
     """An array produced chunk by chunk (along axis 0) while it is written, never held whole.
 
     `chunks` is called once per use and yields arrays of shape (k, *shape[1:]) whose lengths add
-    up to shape[0]. `numpy.asarray` builds the whole array, for use outside a dataset.
+    up to shape[0]; a chunk may be overwritten once the next is asked for, so each is copied out
+    at once. `numpy.asarray` builds the whole array, for use outside a dataset.
     """
 
     shape: tuple[int, ...]
