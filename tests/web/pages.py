@@ -1,0 +1,94 @@
+"""Driving the page in the browser tests: open it, read its state, feed it photos, and the Python
+side of every comparison (training's preprocessing, the page's answer rules)."""
+
+from pathlib import Path
+
+import numpy as np
+from playwright.sync_api import Browser, Page
+
+from cat_dog_classifier.images import decode_image, resize
+
+TIMEOUT_MS = 60_000
+# TF.js (WASM) against Keras on the same input, by the manifest's `quantization`. float32: the two
+# runtimes' float arithmetic (measured on the sample photos: transfer within 5e-6). float16: every
+# weight rounded to 11 significant bits (measured: the test project's CNN within 2e-6, the fully
+# trained CNN within 3e-5; MobileNetV2 would move by up to 8e-3, which is why it ships in float32).
+TOLERANCE = {"none": 1e-4, "float16": 1e-3}
+BAND = (0.35, 0.65)  # the page's default "not sure" band
+
+
+def open_page(browser: Browser, url: str, **context_options) -> Page:
+    page = browser.new_context(**context_options).new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_function("() => window.catDogDebug !== undefined")
+    return page
+
+
+def open_model(browser: Browser, url: str, model: str, query: str = "", **context_options) -> Page:
+    """The page with camera off and `model` loaded (and more settings in `query`)."""
+    page = open_page(browser, f"{url}?camera=off&model={model}{query}", **context_options)
+    page.wait_for_function(f"() => catDogDebug.snapshot().model === '{model}'")
+    return page
+
+
+def snapshot(page: Page) -> dict:
+    return page.evaluate("catDogDebug.snapshot()")
+
+
+def wait_for_frames(page: Page, frames: int) -> None:
+    page.wait_for_function(f"() => catDogDebug.snapshot().frames >= {frames}")
+
+
+def upload(page: Page, photo: Path) -> dict:
+    """Classify `photo` through the page's "Photo…" input; the page's answer (snapshot's `last`)."""
+    page.set_input_files("#file-input", photo)
+    page.wait_for_function(
+        "name => catDogDebug.snapshot().last?.source === `photo ${name}`", arg=photo.name
+    )
+    return snapshot(page)["last"]
+
+
+def page_input(page: Page, entry: dict) -> np.ndarray:
+    """The model input of the page's last classification, as an image."""
+    shape = (entry["input"]["height"], entry["input"]["width"], entry["input"]["channels"])
+    return np.array(page.evaluate("catDogDebug.lastInput()")).reshape(shape)
+
+
+def page_predict(page: Page, image: np.ndarray) -> dict:
+    """The page's model on an already preprocessed input: `{dog, neither, ms}`."""
+    return page.evaluate("values => catDogDebug.predict(values)", image.ravel().tolist())
+
+
+def sample_photos(samples_dir: Path) -> list[Path]:
+    return sorted(
+        p for p in samples_dir.glob("*/*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+    )
+
+
+def training_pixels(pixels: np.ndarray, entry: dict) -> np.ndarray:
+    """Training's resize of decoded pixels (gray or RGB as the model takes them) to the input."""
+    model_input = entry["input"]
+    return resize(pixels, model_input["height"], model_input["width"], "area")
+
+
+def training_input(photo: Path, entry: dict) -> np.ndarray:
+    """Training's preprocessing of a photo file for the model `entry` describes."""
+    pixels = decode_image(photo.read_bytes(), color_mode=entry["input"]["color_mode"]).pixels
+    return training_pixels(pixels, entry)
+
+
+def label(dog: float, band: tuple[float, float] = BAND) -> str:
+    """The page's answer for P(dog), as its view.js decides it."""
+    low, high = band
+    return "dog" if dog >= high else "cat" if dog <= low else "unsure"
+
+
+def splitting_band(probabilities: np.ndarray) -> tuple[tuple[float, float], float]:
+    """A zero-width "not sure" band (`?low=t&high=t`, a user's choice) in the widest gap between
+    `probabilities`, so that answers fall on both sides even for a hesitant model; and that gap."""
+    values = np.sort(probabilities)
+    gaps = np.diff(values)
+    widest = int(np.argmax(gaps))
+    middle = float(values[widest] + values[widest + 1]) / 2
+    return (middle, middle), float(gaps[widest])
