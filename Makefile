@@ -5,26 +5,65 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
+# The project's interpreter: Python 3.11 exactly (TensorFlow 2.19 and tensorflowjs 4.22 are pinned for it).
+# `make PYTHON=/path/to/python3.11 run` picks another one. Looked up once, before .venv/bin joins PATH.
+ifndef PYTHON
+PYTHON := $(firstword $(shell command -v python3.11 python3 2>/dev/null))
+endif
 VENV := .venv
 BIN := $(VENV)/bin
+# uv, pinned, in a virtualenv of its own: the system Python is never pip-installed into (PEP 668
+# forbids it on Debian and Ubuntu), and PyPI is the only place it comes from. `make UV=uv ...` uses
+# an uv you already have instead.
 UV_VERSION := 0.13.9
+UV_ENV := .uv
+UV ?= $(UV_ENV)/bin/uv
+UV_INSTALLED := $(UV_ENV)/.installed-$(UV_VERSION)
+# On Linux with an NVIDIA driver (nvidia-smi), TensorFlow also gets NVIDIA's CUDA libraries from PyPI
+# (the `gpu` extra, see README). `make GPU= ...` leaves them out, `make GPU=1 ...` forces them.
+GPU ?= $(if $(and $(filter Linux,$(shell uname -s)),$(shell command -v nvidia-smi 2>/dev/null)),1)
+EXTRAS := --extra dev $(if $(GPU),--extra gpu)
+INSTALLED := $(BIN)/.installed$(if $(GPU),-gpu)
+# The fetch stage's output: a link to the photos (conf/base/catalog_fetch.yml, image_source).
+IMAGE_SOURCE := data/01_raw/image_source
 # Debian's Chromium: Playwright's own browser download needs the internet.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install run train test lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
+.PHONY: help check-python check-node install run train test lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-$(BIN)/.installed: pyproject.toml uv.lock
-	python3 -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	python3 -m uv sync --frozen --extra dev
+check-python: # Python 3.11, with its venv module
+	@python='$(PYTHON)'; \
+	if [ -z "$$python" ] || ! "$$python" -c 'import sys, venv; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then \
+	  found=$$("$$python" --version 2>&1) || found="nothing that runs"; \
+	  echo "This project needs Python 3.11 with its venv module; found: $$found ($${python:-no python3.11 or python3 on PATH})."; \
+	  echo "Install it (Debian/Ubuntu: sudo apt install python3.11 python3.11-venv; macOS: brew install python@3.11;"; \
+	  echo "anywhere: pyenv install 3.11 or uv python install 3.11), then run make again, or make PYTHON=/path/to/python3.11."; \
+	  exit 1; fi
+
+check-node: # Node.js 18 or newer, with npm
+	@version=$$(node --version 2>/dev/null || true); major=$${version#v}; major=$${major%%.*}; \
+	if [ "$${major:-0}" -lt 18 ] 2>/dev/null || [ -z "$$version" ] || ! command -v npm >/dev/null; then \
+	  echo "The web page's TF.js needs Node.js 18 or newer with npm; found: node $${version:-none}, npm $$(npm --version 2>/dev/null || echo none)."; \
+	  echo "Install it (Debian/Ubuntu: sudo apt install nodejs npm; macOS: brew install node; or https://nodejs.org), then run make again."; \
+	  exit 1; fi
+
+$(UV_INSTALLED): | check-python
+	$(PYTHON) -m venv --clear $(UV_ENV)
+	$(UV_ENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	touch $@
 
-web/vendor/.installed: web/package.json web/package-lock.json
+$(INSTALLED): pyproject.toml uv.lock | check-python $(if $(filter $(UV_ENV)/bin/uv,$(UV)),$(UV_INSTALLED))
+	$(UV) sync --frozen $(EXTRAS) --python $(PYTHON)
+	rm -f $(BIN)/.installed*
+	touch $@
+
+web/vendor/.installed: web/package.json web/package-lock.json | check-node
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@
 
@@ -32,9 +71,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-install: $(BIN)/.installed web/vendor/.installed ## Python env in .venv (from uv.lock) and the page's TF.js (from package-lock.json)
+install: check-python check-node $(INSTALLED) web/vendor/.installed ## Python env in .venv (from uv.lock) and the page's TF.js (from package-lock.json)
 
-run: install ## The main job: `dvc repro` (ingest, preprocess, train all variants, evaluate, export)
+run: install ## The main job: `dvc repro` (fetch, ingest, preprocess, train and evaluate every variant, champion, export)
+	@# DVC stops at a link whose photos are gone (a moved ../shared, a deleted download): drop it,
+	@# and the fetch stage resolves ingest.source anew.
+	@if [ -L $(IMAGE_SOURCE) ] && [ ! -e $(IMAGE_SOURCE) ]; then rm -v $(IMAGE_SOURCE); fi
 	dvc repro
 
 train: install ## Only the training pipeline, all variants: kedro run --pipelines train

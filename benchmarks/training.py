@@ -1,166 +1,207 @@
-"""Accuracy and speed of every model variant with the default parameters.
+"""Training speed and accuracy of every model variant, measured the honest way on a noisy machine.
 
-Three measurements:
-- the wall time of a full `dvc repro --force` in the project (ingest, preprocess, four trainings,
-  evaluation, export), then the test accuracy of each variant from data/08_reporting/metrics/,
-  against the targets;
-- training images/s of each variant for one epoch on the preprocessed sets, fed by the project's
-  tf.data pipeline (`make_dataset`, augmentation included) and by in-memory float32 arrays
-  (Keras' own array feeding): the pipeline should be within 5% of the arrays. For `transfer`, the
-  frozen backbone's feature extraction is what costs, so that is what is timed.
+    python benchmarks/training.py speed               # images/s per variant and setting (minutes)
+    python benchmarks/training.py speed --variants cnn --settings float32 mixed_bfloat16
+    python benchmarks/training.py repro               # a full `dvc repro --force`, then accuracy
 
-    python benchmarks/training.py                      # everything, on the full data (long)
-    python benchmarks/training.py --skip-repro --limit 512 --model-input-dir <dir with the npz>
+`speed` times the training of each variant on the real preprocessed training set (as `dvc repro`
+leaves it in data/05_model_input): every measurement runs in a fresh process (TensorFlow's threads
+and Keras' dtype policy are set once per process), settings are interleaved A B C A B C ... so
+that a machine whose speed drifts affects them alike, and each row reports the median and the range
+over the repeats, with the ratio to the first setting pair by pair. Settings:
+- `float32`, `mixed_bfloat16`: the training precision (the project's feeding: tf.data over the
+  memory-mapped set, augmentation included where the variant has it);
+- `arrays`: float32 fed from in-memory float32 arrays by Keras itself (no tf.data): the baseline the
+  project's input pipeline must keep up with (target: within 5%);
+- `threads=I,J`: float32 with TensorFlow's intra-op and inter-op thread pools set to I and J.
+For `transfer`, the full network is trained (the fine-tuning phase, the costly one) at its input
+size.
 
-The table is printed and written to benchmarks/results/training.md.
+`repro` times a forced, full `dvc repro` in the project and reads every variant's metrics and
+history: test accuracy against the goals, epochs run, and the images/s of each epoch.
+Each prints a table and writes it to benchmarks/results/training_<mode>.md.
 """
 
 import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
 import pandas as pd
-import tensorflow as tf
-
-from cat_dog_classifier.config import variants
-from cat_dog_classifier.models import build_augmentation, build_model, build_transfer
-from cat_dog_classifier.training import configure_reproducibility, make_dataset
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "training.md"
-TARGETS = {"cnn": 0.82, "cnn_dropout": 0.86, "cnn_dropout_aug": 0.90, "transfer": 0.985}
-WARMUP_BATCHES = 5
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+GOALS = {"cnn": 0.82, "cnn_dropout": 0.86, "cnn_dropout_aug": 0.90, "transfer": 0.985}
+DEFAULT_SETTINGS = ["float32", "mixed_bfloat16", "arrays"]
 
 
-def run_dvc_repro() -> float:
-    """Seconds taken by a forced, full `dvc repro` in the project."""
+def machine() -> str:
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line), ""
+        )
+    load = os.getloadavg()[0]
+    return f"{model or platform.processor()}, {os.cpu_count()} CPUs, load {load:.1f} at start"
+
+
+def worker(variant: str, setting: str, images: int, model_input_dir: Path) -> None:
+    """One measurement in this process: print `RESULT <images/s>`."""
+    if setting.startswith("threads="):
+        import tensorflow as tf  # noqa: PLC0415 - set before TensorFlow starts its pools
+
+        intra, inter = (int(n) for n in setting.removeprefix("threads=").split(","))
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    import keras  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    from cat_dog_classifier.config import variants  # noqa: PLC0415
+    from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
+    from cat_dog_classifier.models import build_augmentation, build_model  # noqa: PLC0415
+    from cat_dog_classifier.training import make_dataset, precision_policy  # noqa: PLC0415
+
+    block = variants(PROJECT_ROOT)[variant]
+    training, model_params = block["training"], dict(block["model"])
+    data = NpzDataset(str(model_input_dir / f"{block['model_input']}.npz")).load()
+    train_images, labels = data["train_images"][:images], data["train_labels"][:images]
+    batch = training["batch_size"]
+    precision = "mixed_bfloat16" if setting == "mixed_bfloat16" else "float32"
+    augmentation = training.get("augmentation") or (training.get("fine_tune") or {}).get(
+        "augmentation"
+    )
+    keras.utils.set_random_seed(0)
+    with precision_policy(precision):
+        model = build_model(train_images.shape[1:], model_params)
+        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+        if setting == "arrays":
+            floats = np.asarray(train_images, dtype="float32")
+            targets = np.asarray(labels, dtype="float32")
+            model.fit(floats[: 5 * batch], targets[: 5 * batch], batch_size=batch, verbose=0)
+            start = time.perf_counter()
+            model.fit(floats, targets, batch_size=batch, verbose=0)
+        else:
+            layers = build_augmentation(augmentation, 0) if augmentation else None
+            dataset = make_dataset(train_images, labels, batch, shuffle_seed=0, augmentation=layers)
+            model.fit(dataset.take(5), verbose=0)  # tracing and warm-up, not timed
+            start = time.perf_counter()
+            model.fit(dataset, verbose=0)
+    print(f"RESULT {len(train_images) / (time.perf_counter() - start)}", flush=True)
+
+
+def measure(variant: str, setting: str, images: int, model_input_dir: Path) -> float:
+    command = [sys.executable, __file__, "worker", variant, setting, str(images)]
+    command += ["--model-input-dir", str(model_input_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-4000:]}")
+    return float(lines[0].split()[1])
+
+
+def speed(arguments: argparse.Namespace) -> str:
+    from cat_dog_classifier.config import variants  # noqa: PLC0415
+
+    names = arguments.variants or list(variants(PROJECT_ROOT))
+    settings = arguments.settings
+    rows = []
+    for variant in names:
+        timings: dict[str, list[float]] = {setting: [] for setting in settings}
+        for repeat in range(arguments.repeats):
+            for setting in settings:  # interleaved: a drifting machine affects every setting alike
+                value = measure(variant, setting, arguments.images, arguments.model_input_dir)
+                timings[setting].append(value)
+                print(f"{variant} {setting} repeat {repeat + 1}: {value:.1f} images/s", flush=True)
+        baseline = timings[settings[0]]
+        for setting in settings:
+            values = timings[setting]
+            ratios = [a / b for a, b in zip(values, baseline, strict=True)]
+            rows.append(
+                {
+                    "variant": variant,
+                    "setting": setting,
+                    "images/s median": round(statistics.median(values), 1),
+                    "images/s min-max": f"{min(values):.1f}-{max(values):.1f}",
+                    f"ratio to {settings[0]} (median, min-max)": (
+                        f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
+                    ),
+                }
+            )
+    table = pd.DataFrame(rows).to_markdown(index=False)
+    return (
+        f"# Training speed\n\nMachine: {machine()}.\n`python benchmarks/training.py speed "
+        f"--images {arguments.images} --repeats {arguments.repeats}`: training images/s, one "
+        f"pass over the first {arguments.images} training photos after 5 warm-up batches, "
+        f"{arguments.repeats} interleaved repeats, each in a fresh process.\n\n{table}\n"
+    )
+
+
+def repro(arguments: argparse.Namespace) -> str:
+    from cat_dog_classifier.config import variants  # noqa: PLC0415
+
     start = time.perf_counter()
     subprocess.run(["dvc", "repro", "--force"], cwd=PROJECT_ROOT, check=True)
-    return time.perf_counter() - start
-
-
-def images_per_second(step, count: int) -> float:
-    start = time.perf_counter()
-    step()
-    return count / (time.perf_counter() - start)
-
-
-def cnn_throughput(
-    data: dict[str, np.ndarray], model_params: dict, training: dict
-) -> tuple[float, float]:
-    """Training images/s for one epoch: (tf.data pipeline, in-memory arrays)."""
-    images, labels = data["train_images"], data["train_labels"]
-    batch_size, seed = training["batch_size"], training["seed"]
-    augmentation = training.get("augmentation")
-
-    def fresh_model() -> keras.Model:
-        model = build_model(images.shape[1:], model_params)
-        model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
-        return model
-
-    pipeline_model = fresh_model()
-    dataset = make_dataset(
-        images,
-        labels,
-        batch_size,
-        shuffle_seed=seed,
-        augmentation=build_augmentation(augmentation, seed) if augmentation else None,
+    minutes = (time.perf_counter() - start) / 60
+    reports = PROJECT_ROOT / "data" / "08_reporting"
+    rows = []
+    for variant, block in variants(PROJECT_ROOT).items():
+        metrics = json.loads((reports / "metrics" / f"{variant}.json").read_text())
+        history = json.loads((reports / "training_history" / f"{variant}.json").read_text())
+        goal = GOALS.get(variant)
+        accuracy = metrics["test"]["accuracy"]
+        speeds = [row["images_per_second"] for row in history if "images_per_second" in row]
+        rows.append(
+            {
+                "variant": variant,
+                "test accuracy": f"{accuracy:.1%}",
+                "goal": f"{goal:.1%}" if goal else "",
+                "met": ""
+                if goal is None
+                else ("yes" if accuracy >= goal else f"no, {accuracy - goal:+.1%}"),
+                "validation accuracy": f"{metrics['validation']['accuracy']:.1%}",
+                "epochs run": len(history),
+                "images/s per epoch (median)": round(statistics.median(speeds), 1)
+                if speeds
+                else "",
+                "input": block["model_input"],
+            }
+        )
+    table = pd.DataFrame(rows).to_markdown(index=False)
+    return (
+        f"# Full dvc repro\n\nMachine: {machine()}.\n`python benchmarks/training.py repro`: "
+        f"`dvc repro --force` took {minutes:.1f} min (goal: 60 min on 2 cores).\n\n{table}\n"
     )
-    pipeline_model.fit(dataset.take(WARMUP_BATCHES), verbose=0)  # graph tracing, not timed
-    pipeline = images_per_second(lambda: pipeline_model.fit(dataset, verbose=0), len(images))
-
-    array_model = fresh_model()
-    floats, float_labels = images.astype("float32"), labels.astype("float32")
-    warmup = WARMUP_BATCHES * batch_size
-    array_model.fit(floats[:warmup], float_labels[:warmup], batch_size=batch_size, verbose=0)
-    arrays = images_per_second(
-        lambda: array_model.fit(floats, float_labels, batch_size=batch_size, verbose=0),
-        len(images),
-    )
-    return pipeline, arrays
-
-
-def transfer_throughput(data: dict[str, np.ndarray], model_params: dict, training: dict):
-    """Backbone feature extraction images/s: (tf.data pipeline, in-memory arrays)."""
-    images, labels = data["train_images"], data["train_labels"]
-    params = {k: v for k, v in model_params.items() if k != "architecture"}
-    _, feature_extractor, _ = build_transfer(images.shape[1:], **params)
-    batch_size = training["batch_size"]
-    dataset = make_dataset(images, labels, batch_size)
-    feature_extractor.predict(dataset.take(WARMUP_BATCHES), verbose=0)
-    pipeline = images_per_second(lambda: feature_extractor.predict(dataset, verbose=0), len(images))
-    floats = images.astype("float32")
-    arrays = images_per_second(
-        lambda: feature_extractor.predict(floats, batch_size=batch_size, verbose=0), len(images)
-    )
-    return pipeline, arrays
-
-
-def load_set(path: Path, limit: int | None) -> dict[str, np.ndarray]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `dvc repro` (or the preprocess pipeline)")
-    with np.load(path) as arrays:
-        return {key: arrays[key][:limit] for key in ("train_images", "train_labels")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-repro", action="store_true", help="reuse the current outputs")
-    parser.add_argument("--limit", type=int, help="training images timed per variant (all)")
-    parser.add_argument(
-        "--model-input-dir", type=Path, default=PROJECT_ROOT / "data" / "05_model_input"
-    )
-    parser.add_argument("--variants", nargs="+", default=list(variants(PROJECT_ROOT)))
-    args = parser.parse_args()
-    os.chdir(PROJECT_ROOT)  # the parameters hold paths relative to the project root
-
-    repro_seconds = None if args.skip_repro else run_dvc_repro()
-    metrics_dir = PROJECT_ROOT / "data" / "08_reporting" / "metrics"
-
-    blocks = variants(PROJECT_ROOT)
-    rows = []
-    for variant in args.variants:
-        model_params, training = blocks[variant]["model"], blocks[variant]["training"]
-        configure_reproducibility(training["seed"], deterministic=False)
-        data = load_set(args.model_input_dir / f"{blocks[variant]['model_input']}.npz", args.limit)
-        measure = transfer_throughput if variant == "transfer" else cnn_throughput
-        pipeline, arrays = measure(data, model_params, training)
-        metrics_file = metrics_dir / f"{variant}.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
-        accuracy = metrics.get("test", {}).get("accuracy")
-        rows.append(
-            {
-                "variant": variant,
-                "test accuracy": accuracy,
-                "target": TARGETS[variant],
-                "meets target": None if accuracy is None else accuracy >= TARGETS[variant],
-                "timed images": len(data["train_images"]),
-                "images/s tf.data": round(pipeline, 1),
-                "images/s arrays": round(arrays, 1),
-                "tf.data / arrays": round(pipeline / arrays, 3),
-            }
+    modes = parser.add_subparsers(dest="mode", required=True)
+    speed_parser = modes.add_parser("speed", help="images/s per variant and setting")
+    speed_parser.add_argument("--variants", nargs="+", help="default: every variant")
+    speed_parser.add_argument("--settings", nargs="+", default=DEFAULT_SETTINGS)
+    speed_parser.add_argument("--images", type=int, default=2048, help="training photos timed")
+    speed_parser.add_argument("--repeats", type=int, default=3)
+    modes.add_parser("repro", help="a full dvc repro --force, then accuracy")
+    worker_parser = modes.add_parser("worker", help=argparse.SUPPRESS)
+    worker_parser.add_argument("variant")
+    worker_parser.add_argument("setting")
+    worker_parser.add_argument("images", type=int)
+    for sub in (speed_parser, worker_parser):
+        sub.add_argument(
+            "--model-input-dir", type=Path, default=PROJECT_ROOT / "data" / "05_model_input"
         )
-        print(rows[-1], flush=True)
-
-    table = pd.DataFrame(rows).to_markdown(index=False)
-    machine = (
-        f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"TensorFlow {tf.__version__}, GPUs: {len(tf.config.list_physical_devices('GPU'))}"
-    )
-    repro = "not run (--skip-repro)" if repro_seconds is None else f"{repro_seconds / 60:.1f} min"
-    report = (
-        f"# Training benchmark\n\nMachine: {machine}\n\n`dvc repro --force` wall time: {repro} "
-        f"(target: 60 min on 2 cores)\n\nImages/s: one training epoch (transfer: frozen-backbone "
-        f"feature extraction); target tf.data / arrays >= 0.95.\n\n{table}\n"
-    )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
+    arguments = parser.parse_args()
+    os.chdir(PROJECT_ROOT)  # the parameters hold paths relative to the project root
+    if arguments.mode == "worker":
+        worker(arguments.variant, arguments.setting, arguments.images, arguments.model_input_dir)
+        return
+    report = speed(arguments) if arguments.mode == "speed" else repro(arguments)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"training_{arguments.mode}.md").write_text(report)
     print(report)
 
 

@@ -1,6 +1,6 @@
 """Per-frame TF.js inference latency of every exported model, per backend, in headless Chromium.
 
-    python benchmarks/web_latency.py     # web/ as `kedro run --pipeline export` left it
+    python benchmarks/web_latency.py     # web/ as `kedro run --pipelines export` left it
     python benchmarks/web_latency.py --frames 300 --backends wasm cpu
 
 For each model in web/models/manifest.json and each backend (WASM, CPU, WebGL) the page is
@@ -122,7 +122,7 @@ def main() -> None:
 
     manifest_path = args.web_dir / "models" / "manifest.json"
     if not manifest_path.is_file():
-        sys.exit(f"{manifest_path} is missing: run `kedro run --pipeline export` first")
+        sys.exit(f"{manifest_path} is missing: run `kedro run --pipelines export` first")
     manifest = json.loads(manifest_path.read_text())
     samples = args.web_dir / "samples"
     samples.mkdir(exist_ok=True)

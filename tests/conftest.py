@@ -23,6 +23,7 @@ from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
 from PIL import Image
 
 from cat_dog_classifier.config import variants
+from tests.http_server import ARCHIVE, Files, serving
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -131,6 +132,25 @@ def gray_set(small_source_zip: Path) -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def rgb_set(small_source_zip: Path) -> dict[str, np.ndarray]:
     return photo_set(small_source_zip, 64, "RGB")
+
+
+@pytest.fixture(scope="session")
+def archive(samples_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The shared sample photos in the PetImages layout, as a zip of a few hundred kB."""
+    path = tmp_path_factory.mktemp("archive") / "petimages.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for photo in sorted(samples_dir.glob("*/*.*")):
+            if photo.parent.name in {"cat", "dog"}:
+                folder = photo.parent.name.capitalize()
+                archive.write(photo, f"PetImages/{folder}/{photo.name}")
+    return path.read_bytes()
+
+
+@pytest.fixture
+def server(archive: bytes) -> Iterator[Files]:
+    """A real HTTP server on 127.0.0.1 serving `archive` where Microsoft serves its download."""
+    with serving({ARCHIVE: archive}) as served:
+        yield served
 
 
 def copy_project(project_root: Path, destination: Path) -> Path:

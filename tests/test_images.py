@@ -1,7 +1,10 @@
-"""decode_image on real encoded images: every odd or broken kind is converted or rejected."""
+"""decode_image on real encoded images: every odd or broken kind is converted or rejected; and
+the preprocessing built on it."""
 
+import hashlib
 import io
-import pickle
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -9,7 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cat_dog_classifier.images import ImageRejected, decode_image, resize
+from cat_dog_classifier.image_source import ImageSource
+from cat_dog_classifier.images import (
+    ImageRejected,
+    ImageSpec,
+    decode_image,
+    prepare_files,
+    preprocess_image,
+    resize,
+)
 from tests import odd_images
 
 WIDTH, HEIGHT = odd_images.PHOTO_SIZE
@@ -64,6 +75,30 @@ def test_at_least_decodes_a_jpeg_smaller_but_never_below_the_request(pixels: np.
     decoded = decode_image(odd_images.jpeg(pixels), at_least=(40, 50))
     assert decoded.pixels.shape[:2] == (45, 60)  # the 1/2 DCT scale; 1/4 would be too small
     assert (decoded.width, decoded.height) == (WIDTH, HEIGHT)  # the file's own size
+
+
+def test_jpegs_without_exif_are_sized_without_pillow(
+    pixels: np.ndarray, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libjpeg-turbo reads their header (Pillow's Python parser costs a third of decoding a
+    small photo) and gives Pillow's answer; a broken one still gets its reason."""
+    photos = [path.read_bytes() for path in sorted(samples_dir.glob("*/*.jp*g"))]
+    photos.append(odd_images.encode(pixels, "JPEG"))
+    sizes = []
+    for data in photos:
+        with Image.open(io.BytesIO(data)) as image:
+            sizes.append((image.format, *image.size))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("Pillow parsed the header")
+
+    monkeypatch.setattr(Image, "open", refuse)
+    for data, size in zip(photos, sizes, strict=True):
+        decoded = decode_image(data, at_least=(1, 1))
+        assert (decoded.format, decoded.width, decoded.height) == size
+    assert rejection(photos[0][: len(photos[0]) // 2]).reason == "corrupt"
+    with pytest.raises(AssertionError, match="Pillow"):
+        decode_image(odd_images.jpeg(pixels, orientation=6))  # EXIF: Pillow reads it
 
 
 def test_exif_orientation_is_applied(pixels: np.ndarray) -> None:
@@ -196,13 +231,92 @@ def test_max_pixels_is_a_parameter(pixels: np.ndarray) -> None:
     assert decode_image(data, max_pixels=WIDTH * HEIGHT).width == WIDTH
 
 
-def test_rejections_survive_the_trip_from_a_worker_process() -> None:
-    copy = pickle.loads(pickle.dumps(ImageRejected("corrupt", "Premature end of JPEG file")))
-    assert (copy.reason, copy.detail) == ("corrupt", "Premature end of JPEG file")
-
-
 @pytest.mark.parametrize("channels", [1, 3])
 def test_resize_keeps_the_channel_axis(channels: int) -> None:
     image = np.zeros((90, 120, channels), np.uint8)
     assert resize(image, 100, 100, "linear").shape == (100, 100, channels)
     assert resize(image, 160, 200, "area").shape == (160, 200, channels)
+
+
+GRAY100 = ImageSpec(100, 100, "grayscale", "area")
+RGB160 = ImageSpec(160, 160, "rgb", "area")
+
+
+def sample_photos(samples_dir: Path) -> list[Path]:
+    return sorted(path for path in samples_dir.glob("*/*") if path.suffix != ".md")
+
+
+def full_size_then_resized(data: bytes, spec: ImageSpec) -> np.ndarray:
+    pixels = decode_image(data, color_mode=spec.color_mode).pixels
+    return resize(pixels, spec.height, spec.width, spec.interpolation)
+
+
+@pytest.mark.parametrize("spec", [GRAY100, RGB160])
+def test_preprocessing_decodes_at_full_size_then_resizes(samples_dir: Path, spec) -> None:
+    for path in sample_photos(samples_dir):
+        data = path.read_bytes()
+        np.testing.assert_array_equal(
+            preprocess_image(data, spec), full_size_then_resized(data, spec), path.name
+        )
+
+
+def test_dct_scaling_applies_to_jpegs_twice_as_large_as_the_spec(samples_dir: Path) -> None:
+    """puppy.jpg is 640x512: scaled for 100x100 (to 1/4: 160x128), not for 300x300 (over half)."""
+    data = (samples_dir / "dog" / "puppy.jpg").read_bytes()
+    scaled = replace(GRAY100, dct_scaling=True)
+    assert not np.array_equal(preprocess_image(data, scaled), full_size_then_resized(data, scaled))
+    np.testing.assert_array_equal(
+        preprocess_image(data, scaled),
+        resize(
+            decode_image(data, color_mode="grayscale", at_least=(100, 100)).pixels, 100, 100, "area"
+        ),
+    )
+    large = ImageSpec(300, 300, "rgb", "area", dct_scaling=True)
+    np.testing.assert_array_equal(
+        preprocess_image(data, large), full_size_then_resized(data, large)
+    )
+    png = (samples_dir / "cat" / "chelsea.png").read_bytes()  # 451x300, DCT scaling is for JPEG
+    np.testing.assert_array_equal(
+        preprocess_image(png, scaled), full_size_then_resized(png, scaled)
+    )
+
+
+@pytest.mark.parametrize("spec", [GRAY100, RGB160])
+def test_dct_scaling_moves_pixels_a_few_levels_from_the_full_size_decode(
+    samples_dir: Path, spec: ImageSpec
+) -> None:
+    """What training with `jpeg_dct_scaling` gives up against the page's full-size decode, on
+    photos of 217 to 640 pixels (measured: 0 to 3.96 levels on average per photo, single pixels
+    at sharp edges up to 120)."""
+    differences = {}
+    for path in sample_photos(samples_dir):
+        data = path.read_bytes()
+        scaled = preprocess_image(data, replace(spec, dct_scaling=True)).astype(np.int16)
+        differences[path.name] = np.abs(scaled - full_size_then_resized(data, spec)).mean()
+    assert max(differences.values()) <= 4.5, differences
+    assert sum(value > 0 for value in differences.values()) >= 6  # most photos are scaled
+
+
+def test_prepare_files_writes_each_spec_of_the_files_ingestion_hashed(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    photos = sample_photos(samples_dir)
+    broken = photos[0].read_bytes()[:500]
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for path in photos:
+            zipped.write(path, path.name)
+        zipped.writestr("broken.jpg", broken)
+    files = [(path.name, hashlib.sha256(path.read_bytes()).hexdigest()) for path in photos]
+    specs = [RGB160, replace(GRAY100, dct_scaling=True)]
+    out = [np.zeros((len(files) + 2, *spec.shape), np.uint8) for spec in specs]
+    with ImageSource(archive) as source:
+        prepare_files(source, files, specs, out)
+        with pytest.raises(ValueError, match=r"photos.zip changed since ingestion"):
+            prepare_files(source, [(photos[1].name, files[0][1])], specs, out)
+        with pytest.raises(ValueError, match=r"broken.jpg in .*photos.zip no longer decodes"):
+            prepare_files(source, [("broken.jpg", hashlib.sha256(broken).hexdigest())], specs, out)
+    for row, path in enumerate(photos):
+        for batch, spec in zip(out, specs, strict=True):
+            np.testing.assert_array_equal(batch[row], preprocess_image(path.read_bytes(), spec))
+    assert not out[0][len(files) :].any()  # rows past the batch are left alone

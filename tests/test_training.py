@@ -1,5 +1,8 @@
 """Training with TensorFlow on small sets of real photos, with the project's own parameters."""
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -8,8 +11,18 @@ import pytest
 import tensorflow as tf
 
 from cat_dog_classifier.config import base_config
-from cat_dog_classifier.models import build_augmentation
-from cat_dog_classifier.training import distribution_strategy, fit_variant, make_dataset
+from cat_dog_classifier.datasets import NpzDataset
+from cat_dog_classifier.models import build_augmentation, build_transfer
+from cat_dog_classifier.training import (
+    KeepBest,
+    cpu_has_bfloat16,
+    distribution_strategy,
+    fit_variant,
+    learning_rate,
+    make_dataset,
+    resolve_precision,
+    unfreeze_top_layers,
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +37,10 @@ def variant(parameters: dict, name: str, **training) -> tuple[dict, dict]:
     return parameters[name]["model"], {**parameters[name]["training"], **training}
 
 
+def epoch_labels(dataset: tf.data.Dataset) -> list[float]:
+    return [float(y) for _, labels in dataset for y in labels]
+
+
 def test_dataset_casts_batches_and_reshuffles_each_epoch_reproducibly(gray_set):
     images, labels = gray_set["train_images"], gray_set["train_labels"]
     dataset = make_dataset(images, labels, 16, shuffle_seed=7)
@@ -31,9 +48,6 @@ def test_dataset_casts_batches_and_reshuffles_each_epoch_reproducibly(gray_set):
     assert batch_images.dtype == tf.float32 and batch_labels.dtype == tf.float32
     assert batch_images.shape == (16, *images.shape[1:])
     assert float(tf.reduce_max(batch_images)) > 1.0  # raw 0-255 pixels: rescaling is in the model
-
-    def epoch_labels(data: tf.data.Dataset) -> list[float]:
-        return [float(y) for _, labels in data for y in labels]
 
     def two_epochs(seed: int) -> tuple[list[float], list[float]]:
         dataset = make_dataset(images, labels, 16, shuffle_seed=seed)
@@ -44,6 +58,18 @@ def test_dataset_casts_batches_and_reshuffles_each_epoch_reproducibly(gray_set):
     assert first != second, "the order should change from one epoch to the next"
     assert two_epochs(7) == (first, second)
     assert two_epochs(8) != (first, second)
+
+
+def test_dataset_reads_a_memory_mapped_set_batch_by_batch(gray_set, tmp_path):
+    NpzDataset(filepath=str(tmp_path / "set.npz")).save(gray_set)
+    mapped = NpzDataset(filepath=str(tmp_path / "set.npz")).load()
+    images = mapped["train_images"]
+    assert isinstance(images, np.memmap)
+    batches = list(make_dataset(images, mapped["train_labels"], 16))
+    np.testing.assert_array_equal(
+        np.concatenate([x for x, _ in batches]), gray_set["train_images"].astype("float32")
+    )
+    assert [len(x) for x, _ in batches] == [16, 16, 8]
 
 
 def test_dataset_augments_outside_the_model_and_keeps_unshuffled_order(gray_set, parameters):
@@ -60,13 +86,56 @@ def test_dataset_augments_outside_the_model_and_keeps_unshuffled_order(gray_set,
     assert not np.allclose(augmented, plain)
 
 
+def test_precision_auto_follows_the_cpu(tmp_path, monkeypatch):
+    with_bf16, without = tmp_path / "with", tmp_path / "without"
+    with_bf16.write_text("processor\t: 0\nflags\t\t: fpu sse avx512f avx512_bf16 amx_tile\n")
+    without.write_text("processor\t: 0\nflags\t\t: fpu sse avx2\n")
+    assert cpu_has_bfloat16(with_bf16) and not cpu_has_bfloat16(without)
+    assert not cpu_has_bfloat16(tmp_path / "absent")  # not Linux: float32
+    assert resolve_precision("float32") == "float32"
+    expected = "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+    assert resolve_precision("auto") == expected  # this machine, without GPUs
+    with pytest.raises(ValueError, match="Unknown precision 'fp8'"):
+        resolve_precision("fp8")
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    schedule = learning_rate(
+        {"learning_rate": 0.001, "schedule": {"decay": "cosine", "warmup_epochs": 1}}, 4, 10
+    )
+    rates = [float(schedule(step)) for step in (0, 10, 25, 40)]
+    assert rates[0] == pytest.approx(0.0001)
+    assert rates[1] == pytest.approx(0.001)  # warmed up after one epoch
+    assert rates[1] > rates[2] > rates[3] >= 0
+    assert rates[3] == pytest.approx(0.0, abs=1e-9)
+    assert learning_rate({"learning_rate": 0.01, "schedule": None}, 4, 10) == 0.01
+
+
+def test_keep_best_remembers_the_best_epoch_of_every_phase():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    keep = KeepBest(model, "val_accuracy")
+    for epoch, accuracy in enumerate([0.7, 0.9, 0.8]):  # a first phase
+        model.layers[0].bias.assign([float(epoch)])
+        keep.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    for epoch, accuracy in enumerate([0.85, 0.88], start=3):  # a second one, never better
+        model.layers[0].bias.assign([float(epoch)])
+        keep.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    keep.restore()
+    assert (keep.best_epoch, keep.best) == (2, 0.9)
+    assert float(model.layers[0].bias[0]) == 1.0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["cnn", "cnn_dropout", "cnn_dropout_aug"])
 def test_cnn_variants_train_and_report_every_epoch(gray_set, parameters, name):
     model_params, training = variant(parameters, name, epochs=2)
-    model, history = fit_variant(gray_set, model_params, training)
+    model, history, info = fit_variant(gray_set, model_params, training)
     assert [row["epoch"] for row in history] == [1, 2]
-    assert set(history[0]) == {"epoch", "accuracy", "loss", "val_accuracy", "val_loss"}
+    assert {"epoch", "accuracy", "loss", "val_accuracy", "val_loss", "images_per_second"} <= set(
+        history[0]
+    )
+    assert info["precision"] == resolve_precision("auto")
+    assert all(layer.dtype_policy.name == "float32" for layer in model.layers), "saved float32"
     probabilities = model.predict(gray_set["test_images"].astype("float32"), verbose=0)
     assert probabilities.shape == (len(gray_set["test_images"]), 1)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
@@ -74,26 +143,46 @@ def test_cnn_variants_train_and_report_every_epoch(gray_set, parameters, name):
 
 
 @pytest.mark.slow
+def test_mixed_bfloat16_trains_and_saves_a_float32_model_with_its_weights(gray_set, parameters):
+    model_params, training = variant(parameters, "cnn", epochs=1, precision="mixed_bfloat16")
+    model, _, info = fit_variant(gray_set, model_params, training)
+    assert info["precision"] == "mixed_bfloat16"
+    assert all(layer.dtype_policy.name == "float32" for layer in model.layers)
+    assert all(weight.dtype == "float32" for weight in model.weights)
+    reloaded = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert reloaded.dtype_policy.name == "float32"
+
+
+@pytest.mark.slow
 def test_same_seed_retrains_the_same_model(gray_set, parameters):
-    model_params, training = variant(parameters, "cnn_dropout_aug", epochs=1, deterministic=True)
-    first, first_history = fit_variant(gray_set, model_params, training)
-    second, second_history = fit_variant(gray_set, model_params, training)
-    assert first_history == second_history
+    model_params, training = variant(
+        parameters, "cnn_dropout_aug", epochs=1, deterministic=True, precision="float32"
+    )
+    first, first_history, _ = fit_variant(gray_set, model_params, training)
+    second, second_history, _ = fit_variant(gray_set, model_params, training)
+
+    def without_speed(history: list[dict]) -> list[dict]:
+        return [{k: v for k, v in row.items() if k != "images_per_second"} for row in history]
+
+    assert without_speed(first_history) == without_speed(second_history)
     for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
-    other, _ = fit_variant(gray_set, model_params, {**training, "seed": training["seed"] + 1})
+    other, _, _ = fit_variant(gray_set, model_params, {**training, "seed": training["seed"] + 1})
     assert not np.array_equal(other.get_weights()[0], first.get_weights()[0])
 
 
 @pytest.mark.slow
 def test_transfer_trains_the_head_on_cached_features_then_fine_tunes(rgb_set, parameters):
     model_params, training = variant(parameters, "transfer", epochs=2)
-    training["fine_tune"] = {**training["fine_tune"], "epochs": 1, "layers": 5}
-    model, history = fit_variant(rgb_set, model_params, training)
+    augmentation = {"rotation": 0.05, "zoom": 0.1, "contrast": 0.1}
+    training["fine_tune"] = {
+        **training["fine_tune"],
+        "epochs": 1,
+        "layers": 5,
+        "augmentation": augmentation,
+    }
+    model, history, _ = fit_variant(rgb_set, model_params, training)
     assert [row["epoch"] for row in history] == [1, 2, 3]
-    backbone = model.get_layer("backbone")
-    trainable = [layer.name for layer in backbone.layers if layer.trainable and layer.weights]
-    assert 0 < len(trainable) <= 5, "only the top layers are fine-tuned"
     probabilities = model.predict(rgb_set["test_images"].astype("float32"), verbose=0)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
 
@@ -114,9 +203,23 @@ def test_frozen_transfer_reuses_features_instead_of_running_the_backbone_each_ep
     model_params, training = variant(parameters, "transfer", epochs=3)
     training["early_stopping"] = {**training["early_stopping"], "patience": 10}
     training["fine_tune"] = {**training["fine_tune"], "epochs": 0}  # the frozen phase alone
-    _, history = fit_variant(rgb_set, model_params, training)
+    _, history, _ = fit_variant(rgb_set, model_params, training)
     assert len(history) == 3
     assert calls == ["mobilenet_v2_features", "mobilenet_v2_features"]  # train, validation
+
+
+def test_fine_tuning_unfreezes_only_the_top_layers_and_no_batch_normalization(
+    parameters, mobilenet_weights
+):
+    params = {k: v for k, v in parameters["transfer"]["model"].items() if k != "architecture"}
+    _, feature_extractor, _ = build_transfer((96, 96, 3), **params)
+    feature_extractor.trainable = False
+    unfreeze_top_layers(feature_extractor, 10)
+    backbone = feature_extractor.get_layer("backbone")
+    trainable = [layer for layer in backbone.layers if layer.trainable and layer.weights]
+    assert trainable and set(trainable) <= set(backbone.layers[-10:])
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
+    assert all(not layer.trainable for layer in backbone.layers[:-10])
 
 
 def test_distribution_strategy_is_chosen_by_name():
@@ -126,3 +229,56 @@ def test_distribution_strategy_is_chosen_by_name():
     assert mirrored.num_replicas_in_sync >= 1
     with pytest.raises(ValueError, match="Unknown distribution strategy 'tpu'"):
         distribution_strategy("tpu")
+
+
+MIRRORED_ON_TWO_CPUS = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+from cat_dog_classifier.training import fit_variant
+
+data = dict(np.load(sys.argv[1]))
+model_params, training = json.loads(sys.argv[2])
+model, history, info = fit_variant(data, model_params, training)
+print("RESULT", json.dumps({"history": history, "info": info}))
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_training_synchronises_two_replicas_and_converges(gray_set, parameters, tmp_path):
+    """The CPU split into two logical devices: MirroredStrategy really runs two replicas."""
+    np.savez(tmp_path / "set.npz", **gray_set)
+    model_params, training = variant(
+        parameters,
+        "cnn",
+        batch_size=8,  # 4 photos per replica, 5 synchronised steps an epoch
+        epochs=12,
+        schedule=None,
+        precision="float32",
+        strategy="mirrored",
+        strategy_devices=["/cpu:0", "/cpu:1"],
+        early_stopping={"monitor": "val_accuracy", "patience": 20},
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            MIRRORED_ON_TWO_CPUS,
+            str(tmp_path / "set.npz"),
+            json.dumps([model_params, training]),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    outcome = json.loads(line.removeprefix("RESULT "))
+    assert outcome["info"]["replicas"] == 2
+    losses = [row["loss"] for row in outcome["history"]]
+    assert len(losses) == 12
+    assert min(losses[-3:]) < losses[0] * 0.8, f"the loss should fall: {losses}"

@@ -5,13 +5,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-import mlflow
 import yaml
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
-from mlflow.entities import RunStatus
 
 from cat_dog_classifier.config import base_config, variants
 from cat_dog_classifier.lineage import run_tags
@@ -41,6 +39,8 @@ class VariantRunHooks:
         self._tags = run_tags(self._project_path)
         self._run_ids = {}
         self._active_variant = None
+        import mlflow  # noqa: PLC0415 (settings import this module: `kedro --help` need not load MLflow)
+
         if mlflow.active_run() is not None:
             mlflow.set_tags(self._tags)
 
@@ -54,7 +54,9 @@ class VariantRunHooks:
             variant = None
         if variant == self._active_variant:
             return
-        self._leave_variant_run(RunStatus.FINISHED)
+        import mlflow  # noqa: PLC0415
+
+        self._leave_variant_run("FINISHED")
         # no active run: kedro-mlflow tracking is disabled for this pipeline
         if variant is None or mlflow.active_run() is None:
             return
@@ -70,15 +72,17 @@ class VariantRunHooks:
     # tryfirst: the child run must end before kedro-mlflow ends the pipeline's run.
     @hook_impl(tryfirst=True)
     def after_pipeline_run(self) -> None:
-        self._leave_variant_run(RunStatus.FINISHED)
+        self._leave_variant_run("FINISHED")
 
     @hook_impl(tryfirst=True)
     def on_pipeline_error(self) -> None:
-        self._leave_variant_run(RunStatus.FAILED)
+        self._leave_variant_run("FAILED")
 
-    def _leave_variant_run(self, status: RunStatus) -> None:
+    def _leave_variant_run(self, status: str) -> None:
         if self._active_variant is not None:
-            mlflow.end_run(RunStatus.to_string(status))
+            import mlflow  # noqa: PLC0415
+
+            mlflow.end_run(status)
             self._active_variant = None
 
 

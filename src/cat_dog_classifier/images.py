@@ -1,8 +1,8 @@
 """Decode one image file into 8-bit pixels, or say precisely why it cannot be used.
 
-Ingestion (`check_file`) and preprocessing (`prepare_file`) both decode with `decode_image`, so what
-ingestion accepts is exactly what preprocessing can read. Both run in worker processes: this module
-stays free of Kedro and pandas so that the workers start fast.
+Ingestion (`check_files`) and preprocessing (`prepare_files`) both decode with the same strict
+decoders, so what ingestion accepts is exactly what preprocessing can read. Both run in threads
+(`image_source.map_batches`): the decoders, OpenCV and hashlib release the GIL.
 """
 
 import hashlib
@@ -10,6 +10,7 @@ import io
 import warnings
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +22,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 from cat_dog_classifier.image_source import ImageSource
 
 ColorMode = Literal["grayscale", "rgb"]
+CHANNELS = {"grayscale": 1, "rgb": 3}
 
 JPEG_FORMATS = frozenset({"JPEG", "MPO"})  # MPO: a camera JPEG followed by extra frames
 SUPPORTED_FORMATS = JPEG_FORMATS | {"PNG", "WEBP", "BMP"}
@@ -57,10 +59,6 @@ class ImageRejected(ValueError):
         self.reason = reason
         self.detail = detail
 
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        # Lets the error cross from a worker process back to the parent intact.
-        return type(self), (self.reason, self.detail)
-
 
 @dataclass(frozen=True)
 class DecodedImage:
@@ -70,6 +68,27 @@ class DecodedImage:
     format: str
     width: int  # full-size width once EXIF orientation is applied
     height: int
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """What preprocessing makes of every photo: its size, colour mode and resize interpolation.
+
+    With `dct_scaling`, a JPEG at least twice as large as the spec on both sides is decoded at
+    the smallest DCT scale (1/2, 3/8, 1/4 or 1/8) that is still as large, then resized: faster,
+    but no longer the pixels of a full-size decode, which the web page does (measured on the
+    shared sample photos: 0 to 4 levels apart on average; tests/test_images.py).
+    """
+
+    height: int
+    width: int
+    color_mode: ColorMode
+    interpolation: str
+    dct_scaling: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, CHANNELS[self.color_mode]
 
 
 def decode_image(
@@ -85,37 +104,24 @@ def decode_image(
     the whole stream) while staying at least that big; (1, 1) is the cheapest full integrity check.
     The dimensions are checked from the header before any pixel is allocated.
     """
-    if not data:
-        raise ImageRejected("empty_file", "the file has zero bytes")
-    image = _open_header(data)
-    if image.format not in SUPPORTED_FORMATS:
-        raise ImageRejected(
-            "unsupported_format",
-            f"{image.format} is not one of {', '.join(sorted(SUPPORTED_FORMATS))}",
-        )
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageRejected("too_large", f"{width}x{height} exceeds {max_pixels} pixels")
-    orientation = _orientation(image)
-    if orientation in _SWAPS_SIDES:
-        width, height = height, width
-        at_least = at_least[::-1] if at_least else None
-
-    if image.format in JPEG_FORMATS:
-        pixels = _decode_jpeg(data, at_least)
-    else:
-        pixels = _decode_with_pillow(image)
-    if orientation in _UPRIGHT:
-        pixels = _apply_orientation(pixels, orientation)
-    if color_mode == "grayscale":  # from RGB with OpenCV's weights, whatever the format (as served)
-        pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
-    return DecodedImage(pixels=pixels, format=image.format, width=width, height=height)
+    header = _read_header(data, max_pixels)
+    pixels = _decode(data, header, at_least)
+    if color_mode == "grayscale":
+        pixels = _to_gray(pixels)
+    return DecodedImage(
+        pixels=pixels, format=header.format, width=header.width, height=header.height
+    )
 
 
 def resize(pixels: np.ndarray, height: int, width: int, interpolation: str) -> np.ndarray:
     """Resize to exactly (height, width) without keeping the aspect ratio, as the study did."""
     resized = cv2.resize(pixels, (width, height), interpolation=INTERPOLATIONS[interpolation])
     return resized.reshape(height, width, pixels.shape[2])
+
+
+def preprocess_image(data: bytes, spec: ImageSpec) -> np.ndarray:
+    """The pixels training sees for one encoded image: upright, converted and resized to `spec`."""
+    return _prepare(data, _read_header(data, None), [spec])[0]
 
 
 def check_file(source: ImageSource, path: str, *, max_pixels: int, min_side: int) -> dict[str, Any]:
@@ -135,29 +141,126 @@ def check_file(source: ImageSource, path: str, *, max_pixels: int, min_side: int
     return result
 
 
-def prepare_file(
-    source: ImageSource,
-    path: str,
-    *,
-    height: int,
-    width: int,
-    color_mode: str,
-    interpolation: str,
-) -> tuple[str, np.ndarray]:
-    """The file's sha256 and its pixels at (height, width) in `color_mode`.
+def check_files(
+    source: ImageSource, paths: Sequence[str], *, max_pixels: int, min_side: int
+) -> list[dict[str, Any]]:
+    """`check_file` for each path."""
+    return [check_file(source, path, max_pixels=max_pixels, min_side=min_side) for path in paths]
 
-    Decoded at full size, then resized, as the study did and as the web page does: JPEG DCT
-    scaling would be faster but would train on slightly different pixels than those served.
+
+def prepare_files(
+    source: ImageSource,
+    files: Sequence[tuple[str, str]],
+    specs: Sequence[ImageSpec],
+    out: Sequence[np.ndarray],
+) -> None:
+    """Write the pixels of each (path, sha256) file for each spec, as `preprocess_image` makes
+    them, into row i of `out[j]` (arrays of at least len(files) rows of `specs[j].shape`).
+
+    A file whose bytes no longer have the sha256 ingestion recorded is refused before it is
+    decoded. Each file is read once and decoded once per JPEG scale its specs need (once, unless
+    DCT scaling applies). Writing into the caller's arrays lets it reuse them from batch to batch.
     """
-    data = source.read(path)
+    for row, (path, sha256) in enumerate(files):
+        data = source.read(path)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ValueError(
+                f"{path} in {source.location} changed since ingestion: "
+                "run `kedro run --pipelines ingest` again."
+            )
+        try:
+            images = _prepare(data, _read_header(data, None), specs)
+        except ImageRejected as rejection:  # only if the decoders changed since ingestion
+            raise ValueError(
+                f"{path} in {source.location} no longer decodes ({rejection}): "
+                "run `kedro run --pipelines ingest` again."
+            ) from rejection
+        for batch, pixels in zip(out, images, strict=True):
+            batch[row] = pixels
+
+
+@dataclass(frozen=True)
+class _Header:
+    image: Image.Image | None  # opened by Pillow, pixels not loaded yet; None: a plain JPEG
+    format: str
+    width: int  # once EXIF orientation is applied
+    height: int
+    orientation: int
+
+
+def _read_header(data: bytes, max_pixels: int | None) -> _Header:
+    if not data:
+        raise ImageRejected("empty_file", "the file has zero bytes")
+    header = _plain_jpeg_header(data) or _pillow_header(data)
+    if max_pixels is not None and header.width * header.height > max_pixels:
+        raise ImageRejected(
+            "too_large", f"{header.width}x{header.height} exceeds {max_pixels} pixels"
+        )
+    return header
+
+
+def _plain_jpeg_header(data: bytes) -> _Header | None:
+    """The size of a JPEG with no EXIF (so upright) and no extra frames (so not MPO), read by
+    libjpeg-turbo in a few microseconds; None for anything else, which Pillow reads (its
+    Python parser costs as much as a third of a small photo's decoding)."""
+    if not data.startswith(b"\xff\xd8\xff") or b"Exif\x00\x00" in data or b"MPF\x00" in data:
+        return None
     try:
-        decoded = decode_image(data, color_mode=color_mode)
-    except ImageRejected as rejection:
-        raise ValueError(
-            f"{path} in {source.location} no longer decodes ({rejection}): "
-            "run `kedro run --pipeline ingest` again."
-        ) from rejection
-    return hashlib.sha256(data).hexdigest(), resize(decoded.pixels, height, width, interpolation)
+        height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        return None  # Pillow says what is wrong
+    if width * height > Image.MAX_IMAGE_PIXELS:
+        return None  # Pillow's decompression-bomb limits apply
+    return _Header(None, "JPEG", width, height, 1)
+
+
+def _pillow_header(data: bytes) -> _Header:
+    image = _open_header(data)
+    if image.format not in SUPPORTED_FORMATS:
+        raise ImageRejected(
+            "unsupported_format",
+            f"{image.format} is not one of {', '.join(sorted(SUPPORTED_FORMATS))}",
+        )
+    width, height = image.size
+    orientation = _orientation(image)
+    if orientation in _SWAPS_SIDES:
+        width, height = height, width
+    return _Header(image, image.format, width, height, orientation)
+
+
+def _decode(data: bytes, header: _Header, at_least: tuple[int, int] | None) -> np.ndarray:
+    """Upright RGB pixels; `at_least` (upright height, width) only applies to JPEGs."""
+    if header.format in JPEG_FORMATS:
+        if at_least and header.orientation in _SWAPS_SIDES:
+            at_least = at_least[::-1]
+        pixels = _decode_jpeg(data, at_least)
+    else:
+        assert header.image is not None
+        pixels = _decode_with_pillow(header.image)
+    if header.orientation in _UPRIGHT:
+        pixels = _apply_orientation(pixels, header.orientation)
+    return pixels
+
+
+def _prepare(data: bytes, header: _Header, specs: Sequence[ImageSpec]) -> list[np.ndarray]:
+    decoded: dict[tuple[int, int] | None, np.ndarray] = {}
+    prepared = []
+    for spec in specs:
+        # Only where it saves at least half of each side: 1/2 is then the largest scale it picks.
+        reduce = 2 * spec.height <= header.height and 2 * spec.width <= header.width
+        at_least = (spec.height, spec.width) if spec.dct_scaling and reduce else None
+        if at_least not in decoded:
+            decoded[at_least] = _decode(data, header, at_least)
+        pixels = decoded[at_least]
+        if spec.color_mode == "grayscale":
+            pixels = _to_gray(pixels)
+        prepared.append(resize(pixels, spec.height, spec.width, spec.interpolation))
+    return prepared
+
+
+def _to_gray(rgb: np.ndarray) -> np.ndarray:
+    # From RGB with OpenCV's weights, whatever the format (as the page does).
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
 
 
 def _open_header(data: bytes) -> Image.Image:

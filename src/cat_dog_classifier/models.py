@@ -38,7 +38,8 @@ def build_cnn(
     x = layers.Dense(dense_units, activation="relu")(x)
     if dense_dropout:
         x = layers.Dropout(dense_dropout)(x)
-    outputs = layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+    # float32 even under mixed precision, as Keras recommends: a stable sigmoid and loss
+    outputs = layers.Dense(1, activation="sigmoid", name="dog_probability", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 
@@ -109,7 +110,8 @@ def build_head(feature_dim: int, dropout: float) -> keras.Model:
     """The small classifier put on top of the backbone's pooled features."""
     inputs = keras.Input(shape=(feature_dim,), name="features")
     x = layers.Dropout(dropout)(inputs) if dropout else inputs
-    outputs = layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+    # float32 even under mixed precision, as Keras recommends: a stable sigmoid and loss
+    outputs = layers.Dense(1, activation="sigmoid", name="dog_probability", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="head")
 
 

@@ -172,6 +172,8 @@ def version_tags(record: dict[str, Any]) -> dict[str, Any]:
         "test_accuracy": record["test"]["accuracy"],
         "split_sha256": record["split_sha256"],
     }
+    if record.get("neither"):
+        tags["neither_threshold"] = record["neither"]["threshold"]
     return tags | {key: record[key] for key in _LINEAGE_TAGS if record.get(key) is not None}
 
 
@@ -196,5 +198,10 @@ def version_record(version: ModelVersion) -> dict[str, Any]:
         },
         "validation": {"accuracy": float(tags["validation_accuracy"])},
         "test": {"accuracy": float(tags["test_accuracy"])},
+        "neither": (
+            {"output": "neither_score", "threshold": float(tags["neither_threshold"])}
+            if "neither_threshold" in tags
+            else None
+        ),
         **{key: tags.get(key) for key in _LINEAGE_TAGS},
     }

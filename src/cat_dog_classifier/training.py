@@ -1,10 +1,15 @@
-"""Training with TensorFlow: input pipelines, fitting with early stopping, transfer learning.
+"""Training with TensorFlow: precision, input pipelines, schedules, early stopping, transfer.
 
 The train pipeline's node calls `fit_variant`; this module is imported only when a model trains.
 """
 
+import contextlib
+import itertools
 import logging
-from collections.abc import Mapping
+import platform
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -15,6 +20,46 @@ from cat_dog_classifier.models import build_augmentation, build_model, build_tra
 
 logger = logging.getLogger(__name__)
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+# CPU features that compute bfloat16 natively (oneDNN uses them for matmuls and convolutions).
+BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether the CPU computes bfloat16 natively (AVX512-BF16 or AMX; Linux only, else False)."""
+    if not cpuinfo.is_file():
+        return False
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            return bool(BFLOAT16_CPU_FLAGS & set(line.split(":", 1)[1].split()))
+    return False
+
+
+def resolve_precision(setting: str) -> str:
+    """The precision to train in. `auto`: Keras' `mixed_bfloat16` (bfloat16 compute, float32
+    weights) where the hardware computes bfloat16 natively, an NVIDIA GPU from Ampere on or a CPU
+    with AVX512-BF16 or AMX; float32 elsewhere, where emulated bfloat16 would be slower."""
+    if setting != "auto":
+        if setting not in PRECISIONS:
+            raise ValueError(f"Unknown precision {setting!r}: use 'auto' or one of {PRECISIONS}")
+        return setting
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+        return "mixed_bfloat16" if capability and capability >= (8, 0) else "float32"
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str) -> Iterator[None]:
+    """Build models under Keras' dtype policy `precision`; the previous policy afterwards."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
 
 def configure_reproducibility(seed: int, deterministic: bool) -> None:
     """Seed Python, NumPy and TensorFlow; optionally force deterministic TF ops (slower)."""
@@ -23,17 +68,22 @@ def configure_reproducibility(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def distribution_strategy(name: str) -> tf.distribute.Strategy:
-    """`default`: the one visible device; `mirrored`: data parallelism over every local GPU."""
+def distribution_strategy(name: str, devices: list[str] | None = None) -> tf.distribute.Strategy:
+    """`default`: the one visible device; `mirrored`: synchronous data parallelism over `devices`
+    (None: every local GPU); `multi_worker`: over several machines, as TF_CONFIG describes them."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    raise ValueError(f"Unknown distribution strategy {name!r}: use 'default' or 'mirrored'")
+        return tf.distribute.MirroredStrategy(devices)
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(
+        f"Unknown distribution strategy {name!r}: use 'default', 'mirrored' or 'multi_worker'"
+    )
 
 
 def make_dataset(
-    inputs: np.ndarray,
+    images: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
     *,
@@ -41,16 +91,31 @@ def make_dataset(
     augmentation: keras.Layer | None = None,
     deterministic: bool = False,
 ) -> tf.data.Dataset:
-    """Batches of (float32 inputs, float32 labels), shuffled each epoch when given a seed.
+    """Batches of (float32 images, float32 labels), in order, or shuffled anew each epoch when
+    given a seed (the same seed gives the same sequence of epochs).
 
-    Images stay uint8 in memory and are cast per batch; augmentation runs here, in parallel with
-    training, never inside the model. `deterministic` augments one batch at a time: parallel calls
-    would draw from the layers' random state in a varying order.
+    `images` may be a memory map: only the images of each batch are read and copied, never the
+    whole set (a 224x224 RGB training set is 3 GB). They are cast to float32 per batch; augmentation
+    runs here, in parallel with training, never inside the model. `deterministic` augments one
+    batch at a time: parallel calls would draw from the layers' random state in a varying order.
     """
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(inputs), seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(
+    count = len(images)
+    epochs = itertools.count()
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        if shuffle_seed is None:
+            order = np.arange(count)
+        else:
+            order = np.random.default_rng((shuffle_seed, next(epochs))).permutation(count)
+        for start in range(0, count, batch_size):
+            chosen = np.sort(order[start : start + batch_size])  # sorted: sequential reads
+            yield images[chosen], labels[chosen]
+
+    signature = (
+        tf.TensorSpec((None, *images.shape[1:]), tf.as_dtype(images.dtype)),
+        tf.TensorSpec((None,), tf.as_dtype(labels.dtype)),
+    )
+    dataset = tf.data.Dataset.from_generator(batches, output_signature=signature).map(
         lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
@@ -62,24 +127,99 @@ def make_dataset(
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
+class KeepBest(keras.callbacks.Callback):
+    """Remembers `model`'s weights at its best `monitor` value across every `fit` it is given to
+    (the head's epochs and the fine-tuning's), so the best epoch of all phases is the one kept."""
+
+    def __init__(self, model: keras.Model, monitor: str) -> None:
+        super().__init__()
+        self.tracked = model
+        self.monitor = monitor
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+        self.weights: list[np.ndarray] | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            return
+        better = self.best is None or (
+            value < self.best if self.monitor.endswith("loss") else value > self.best
+        )
+        if better:
+            self.best, self.best_epoch = float(value), epoch + 1
+            self.weights = self.tracked.get_weights()
+
+    def restore(self) -> None:
+        if self.weights is not None:
+            logger.info("Keeping epoch %d (%s %.4f)", self.best_epoch, self.monitor, self.best)
+            self.tracked.set_weights(self.weights)
+
+
+class EpochSpeed(keras.callbacks.Callback):
+    """Training images per second of each epoch, added to its logs (and so to the history)."""
+
+    def __init__(self, images: int) -> None:
+        super().__init__()
+        self.images = images
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if logs is not None:  # validation included: what an epoch costs
+            logs["images_per_second"] = self.images / (time.perf_counter() - self._start)
+
+
+def learning_rate(settings: dict[str, Any], epochs: int, steps_per_epoch: int) -> Any:
+    """A constant rate, or cosine decay to zero after a linear warm-up (`schedule: cosine`)."""
+    rate = float(settings["learning_rate"])
+    schedule = settings.get("schedule") or {}
+    if not schedule or schedule.get("decay") == "constant":
+        return rate
+    if schedule.get("decay") != "cosine":
+        raise ValueError(f"Unknown learning-rate decay {schedule.get('decay')!r}")
+    warmup = min(int(schedule.get("warmup_epochs", 0)), max(epochs - 1, 0)) * steps_per_epoch
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=rate / 10 if warmup else rate,
+        decay_steps=max(epochs * steps_per_epoch - warmup, 1),
+        warmup_target=rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _compile(model: keras.Model, rate: Any, label_smoothing: float) -> None:
+    model.compile(
+        optimizer=keras.optimizers.Adam(rate),
+        loss=keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
 def _fit(
     model: keras.Model,
     train: tf.data.Dataset,
     validation: tf.data.Dataset,
     *,
     epochs: int,
+    images: int,
     early_stopping: dict[str, Any],
+    keep_best: KeepBest,
     initial_epoch: int = 0,
 ) -> list[dict[str, float]]:
-    """Fit with early stopping that restores the best weights; one console line per epoch."""
-    stopper = keras.callbacks.EarlyStopping(restore_best_weights=True, **early_stopping)
+    """Fit until `epochs` or early stopping; one console line per epoch; `keep_best` follows."""
+    stopper = keras.callbacks.EarlyStopping(
+        monitor=keep_best.monitor,
+        patience=int(early_stopping["patience"]),
+        mode="min" if keep_best.monitor.endswith("loss") else "max",
+    )
     history = model.fit(
         train,
         validation_data=validation,
         epochs=initial_epoch + epochs,
         initial_epoch=initial_epoch,
-        callbacks=[stopper],
-        shuffle=False,  # the tf.data pipeline shuffles
+        callbacks=[EpochSpeed(images), keep_best, stopper],
         verbose=2,
     )
     return [
@@ -88,27 +228,76 @@ def _fit(
     ]
 
 
-def _compile(model: keras.Model, learning_rate: float) -> None:
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy",
-        metrics=["accuracy"],
-    )
+def _steps(count: int, batch_size: int) -> int:
+    return -(-count // batch_size)
 
 
-def train_transfer(
-    data: dict[str, np.ndarray],
+def train_cnn(
+    data: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
     training: dict[str, Any],
     strategy: tf.distribute.Strategy,
 ) -> tuple[keras.Model, list[dict[str, float]]]:
-    """Head on backbone features computed once, then optional fine-tuning of the backbone's top."""
+    """The study's CNN, trained end to end (augmentation, when set, in the input pipeline)."""
+    batch_size, seed, epochs = training["batch_size"], training["seed"], training["epochs"]
+    count = len(data["train_images"])
+    augmentation = training.get("augmentation")
+    with strategy.scope():
+        model = build_model(data["train_images"].shape[1:], model_params)
+        rate = learning_rate(training, epochs, _steps(count, batch_size))
+        _compile(model, rate, float(training.get("label_smoothing", 0.0)))
+    logger.info("%s: %d parameters", model.name, model.count_params())
+    keep_best = KeepBest(model, training["early_stopping"]["monitor"])
+    history = _fit(
+        model,
+        make_dataset(
+            data["train_images"],
+            data["train_labels"],
+            batch_size,
+            shuffle_seed=seed,
+            augmentation=build_augmentation(augmentation, seed) if augmentation else None,
+            deterministic=training["deterministic"],
+        ),
+        make_dataset(data["validation_images"], data["validation_labels"], batch_size),
+        epochs=epochs,
+        images=count,
+        early_stopping=training["early_stopping"],
+        keep_best=keep_best,
+    )
+    keep_best.restore()
+    return model, history
+
+
+def unfreeze_top_layers(feature_extractor: keras.Model, count: int) -> None:
+    """Make the backbone's top `count` layers trainable, all but BatchNormalization: updating its
+    statistics from small batches would undo the pretrained normalisation the head learnt on."""
+    backbone = feature_extractor.get_layer("backbone")
+    feature_extractor.trainable = True
+    for layer in backbone.layers[:-count]:
+        layer.trainable = False
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+def train_transfer(
+    data: Mapping[str, np.ndarray],
+    model_params: dict[str, Any],
+    training: dict[str, Any],
+    strategy: tf.distribute.Strategy,
+) -> tuple[keras.Model, list[dict[str, float]]]:
+    """Head on backbone features computed once, then optional fine-tuning of the backbone's top;
+    the best epoch of both phases, on validation, is the one kept."""
     batch_size, seed = training["batch_size"], training["seed"]
+    count = len(data["train_images"])
+    smoothing = float(training.get("label_smoothing", 0.0))
     params = {k: v for k, v in model_params.items() if k != "architecture"}
     with strategy.scope():
         model, feature_extractor, head = build_transfer(data["train_images"].shape[1:], **params)
         feature_extractor.trainable = False
-        _compile(head, training["learning_rate"])
+        _compile(
+            head, learning_rate(training, training["epochs"], _steps(count, batch_size)), smoothing
+        )
 
     # The frozen backbone gives the same features every epoch: compute them once.
     logger.info("Extracting backbone features of the training and validation images")
@@ -118,76 +307,93 @@ def train_transfer(
         )
         for split in ("train", "validation")
     }
+    keep_best = KeepBest(model, training["early_stopping"]["monitor"])
     history = _fit(
         head,
         make_dataset(features["train"], data["train_labels"], batch_size, shuffle_seed=seed),
         make_dataset(features["validation"], data["validation_labels"], batch_size),
         epochs=training["epochs"],
+        images=count,
         early_stopping=training["early_stopping"],
+        keep_best=keep_best,
     )
 
     fine_tune = training["fine_tune"]
     if fine_tune["epochs"] > 0:
-        backbone = feature_extractor.get_layer("backbone")
-        feature_extractor.trainable = True
-        for layer in backbone.layers[: -fine_tune["layers"]]:
-            layer.trainable = False
-        # BatchNormalization stays frozen (inference mode): updating its statistics from small
-        # batches would undo the pretrained normalisation the head was trained on.
-        for layer in backbone.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = False
+        keep_best.restore()  # fine-tune from the head's best epoch
+        unfreeze_top_layers(feature_extractor, fine_tune["layers"])
+        settings = {**training, **fine_tune}
         with strategy.scope():
-            _compile(model, fine_tune["learning_rate"])
+            rate = learning_rate(settings, fine_tune["epochs"], _steps(count, batch_size))
+            _compile(model, rate, smoothing)
+        augmentation = fine_tune.get("augmentation")
         history += _fit(
             model,
-            make_dataset(data["train_images"], data["train_labels"], batch_size, shuffle_seed=seed),
+            make_dataset(
+                data["train_images"],
+                data["train_labels"],
+                batch_size,
+                shuffle_seed=seed,
+                augmentation=build_augmentation(augmentation, seed) if augmentation else None,
+                deterministic=training["deterministic"],
+            ),
             make_dataset(data["validation_images"], data["validation_labels"], batch_size),
             epochs=fine_tune["epochs"],
+            images=count,
             early_stopping=training["early_stopping"],
+            keep_best=keep_best,
             initial_epoch=len(history),
         )
+    keep_best.restore()
     return model, history
+
+
+def as_float32(
+    model: keras.Model, input_shape: tuple[int, ...], model_params: dict[str, Any]
+) -> keras.Model:
+    """The same network and weights with every layer in float32: what is saved and exported
+    (TF.js has no bfloat16). Mixed precision keeps the weights in float32, so nothing is lost."""
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    with precision_policy("float32"):
+        params = dict(model_params)
+        if params["architecture"] == "transfer":
+            params["weights"] = None  # the trained weights are copied below
+            params.pop("weights_sha256", None)
+        copy = build_model(input_shape, params)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def fit_variant(
     model_input: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
-    training_params: dict[str, Any],
-) -> tuple[keras.Model, list[dict[str, float]]]:
+    training: dict[str, Any],
+) -> tuple[keras.Model, list[dict[str, float]], dict[str, Any]]:
     """Train one variant on the train split, early-stopped on the validation split.
 
-    Returns the model (best validation weights) and its history, one row per epoch.
+    Returns the float32 model (the best validation epoch's weights), its history (one row per
+    epoch) and how it was trained: the precision used, the devices, the wall time.
     """
-    configure_reproducibility(training_params["seed"], training_params["deterministic"])
-    strategy = distribution_strategy(training_params["strategy"])
-    # Read each array once: an .npz mapping loads an array again on every access.
+    started = time.perf_counter()
+    precision = resolve_precision(training.get("precision", "auto"))
+    logger.info("Training in %s on %s", precision, platform.processor() or platform.machine())
+    configure_reproducibility(training["seed"], training["deterministic"])
+    strategy = distribution_strategy(training["strategy"], training.get("strategy_devices"))
+    # Read each array once: a mapping may rebuild its (memory-mapped) array on every access.
     data = {
         f"{split}_{kind}": model_input[f"{split}_{kind}"]
         for split in ("train", "validation")
         for kind in ("images", "labels")
     }
-    if model_params["architecture"] == "transfer":
-        return train_transfer(data, model_params, training_params, strategy)
-
-    batch_size, seed = training_params["batch_size"], training_params["seed"]
-    augmentation = training_params.get("augmentation")
-    with strategy.scope():
-        model = build_model(data["train_images"].shape[1:], model_params)
-        _compile(model, training_params["learning_rate"])
-    logger.info("%s: %d parameters", model.name, model.count_params())
-    history = _fit(
-        model,
-        make_dataset(
-            data["train_images"],
-            data["train_labels"],
-            batch_size,
-            shuffle_seed=seed,
-            augmentation=build_augmentation(augmentation, seed) if augmentation else None,
-            deterministic=training_params["deterministic"],
-        ),
-        make_dataset(data["validation_images"], data["validation_labels"], batch_size),
-        epochs=training_params["epochs"],
-        early_stopping=training_params["early_stopping"],
-    )
-    return model, history
+    train = train_transfer if model_params["architecture"] == "transfer" else train_cnn
+    with precision_policy(precision):
+        model, history = train(data, model_params, training, strategy)
+    model = as_float32(model, data["train_images"].shape[1:], model_params)
+    info = {
+        "precision": precision,
+        "replicas": strategy.num_replicas_in_sync,
+        "devices": ",".join(sorted({d.device_type for d in tf.config.list_logical_devices()})),
+        "training_seconds": round(time.perf_counter() - started, 1),
+    }
+    return model, history, info

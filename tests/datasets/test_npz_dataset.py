@@ -76,3 +76,22 @@ def test_a_streamed_array_must_fill_its_shape(arrays: dict[str, np.ndarray]) -> 
     )
     with pytest.raises(ValueError, match="does not fit"):
         np.asarray(wrong)
+
+
+def test_arrays_load_memory_mapped_without_a_copy(tmp_path: Path, arrays: dict) -> None:
+    path = tmp_path / "set.npz"
+    NpzDataset(filepath=str(path)).save({**arrays, "count": np.array(4), "none": np.zeros((0, 3))})
+    loaded = NpzDataset(filepath=str(path)).load()
+    images = loaded["train_images"]
+    assert isinstance(images, np.memmap) and Path(images.filename) == path.resolve()
+    assert not images.flags.writeable
+    np.testing.assert_array_equal(images[[3, 0]], arrays["train_images"][[3, 0]])
+    assert loaded["count"] == 4 and loaded["none"].shape == (0, 3)
+    assert len(loaded) == len(arrays) + 2
+
+
+def test_a_compressed_npz_is_refused(tmp_path: Path, arrays: dict) -> None:
+    path = tmp_path / "compressed.npz"
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(DatasetError, match="is compressed: cannot map it"):
+        NpzDataset(filepath=str(path)).load()

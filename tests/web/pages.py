@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from playwright.sync_api import Browser, Page
 
-from cat_dog_classifier.images import decode_image, resize
+from cat_dog_classifier.images import ImageSpec, preprocess_image, resize
 
 TIMEOUT_MS = 60_000
 # TF.js (WASM) against Keras on the same input, by the manifest's `quantization`. float32: the two
@@ -74,8 +74,9 @@ def training_pixels(pixels: np.ndarray, entry: dict) -> np.ndarray:
 
 def training_input(photo: Path, entry: dict) -> np.ndarray:
     """Training's preprocessing of a photo file for the model `entry` describes."""
-    pixels = decode_image(photo.read_bytes(), color_mode=entry["input"]["color_mode"]).pixels
-    return training_pixels(pixels, entry)
+    model_input = entry["input"]
+    spec = ImageSpec(model_input["height"], model_input["width"], model_input["color_mode"], "area")
+    return preprocess_image(photo.read_bytes(), spec)
 
 
 def label(dog: float, band: tuple[float, float] = BAND) -> str:

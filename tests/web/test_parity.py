@@ -1,8 +1,10 @@
 """The page's answers against training's: its model against Keras, and its whole photo chain
 (decode, orientation, preprocessing, model) against training's chain, on the models as exported.
 
-Training's reference: `cat_dog_classifier.images` (decode, EXIF orientation, colour conversion,
-INTER_AREA resize) and the Keras model files DVC tracks.
+Training's reference: `cat_dog_classifier.images.preprocess_image` (decode, EXIF orientation,
+colour conversion, INTER_AREA resize) at full size, as the page decodes, and the Keras model files
+DVC tracks. With `preprocess.jpeg_dct_scaling`, training decodes JPEGs twice the input size or more
+at a reduced scale: tests/test_images.py measures how far that moves the pixels.
 """
 
 import io

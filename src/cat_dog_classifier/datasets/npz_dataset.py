@@ -1,5 +1,6 @@
 """A mapping of NumPy arrays stored as one uncompressed, byte-reproducible .npz file."""
 
+import struct
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ class StreamedArray:
     """An array produced chunk by chunk (along axis 0) while it is written, never held whole.
 
     `chunks` is called once per use and yields arrays of shape (k, *shape[1:]) whose lengths add
-    up to shape[0]. `numpy.asarray` builds the whole array, for use outside a dataset.
+    up to shape[0]; a chunk may be overwritten once the next is asked for, so each is copied out
+    at once. `numpy.asarray` builds the whole array, for use outside a dataset.
     """
 
     shape: tuple[int, ...]
@@ -57,9 +59,49 @@ class StreamedArray:
             raise ValueError(f"Chunks gave {rows} rows instead of {self.shape[0]}")
 
 
+class MappedNpz(Mapping[str, np.ndarray]):
+    """The arrays of an uncompressed .npz, memory-mapped: an array costs no memory until its pages
+    are read, and reading a slice reads only that slice (a 224x224 RGB training set is 3 GB)."""
+
+    _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local header, before its name
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        with zipfile.ZipFile(path) as archive, path.open("rb") as file:
+            self._offsets = {}
+            for info in archive.infolist():
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise ValueError(f"{path} member {info.filename} is compressed: cannot map it")
+                file.seek(info.header_offset)
+                fields = self._LOCAL_HEADER.unpack(file.read(self._LOCAL_HEADER.size))
+                name_length, extra_length = fields[-2:]
+                self._offsets[info.filename.removesuffix(".npy")] = (
+                    info.header_offset + self._LOCAL_HEADER.size + name_length + extra_length
+                )
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        with self._path.open("rb") as file:
+            file.seek(self._offsets[key])
+            version = np.lib.format.read_magic(file)
+            shape, fortran_order, dtype = np.lib.format._read_array_header(file, version)
+            if dtype.hasobject:
+                raise ValueError(f"{self._path} member {key} holds Python objects: not loaded")
+            if not shape or 0 in shape:  # a scalar, or no bytes to map
+                return np.fromfile(file, dtype, count=int(np.prod(shape))).reshape(shape)
+            offset = file.tell()
+        order = "F" if fortran_order else "C"
+        return np.memmap(self._path, dtype, mode="r", offset=offset, shape=shape, order=order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._offsets)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+
 class NpzDataset(AbstractDataset[Mapping[str, Any], Mapping[str, np.ndarray]]):
-    """Saves a mapping of arrays or `StreamedArray`s (no pickled objects); loads it lazily as a
-    NumPy `NpzFile` mapping of arrays.
+    """Saves a mapping of arrays or `StreamedArray`s (no pickled objects) as an uncompressed .npz;
+    loads it as a mapping of memory-mapped, read-only arrays (`MappedNpz`): nothing is copied.
 
     Example catalog entry::
 
@@ -73,7 +115,7 @@ class NpzDataset(AbstractDataset[Mapping[str, Any], Mapping[str, np.ndarray]]):
         self.metadata = metadata
 
     def load(self) -> Mapping[str, np.ndarray]:
-        return np.load(self._filepath, allow_pickle=False)
+        return MappedNpz(self._filepath)
 
     def save(self, data: Mapping[str, Any]) -> None:
         self._filepath.parent.mkdir(parents=True, exist_ok=True)

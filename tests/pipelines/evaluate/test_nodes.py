@@ -17,6 +17,8 @@ from cat_dog_classifier.pipelines.evaluate.nodes import (
     fingerprint_splits,
     plot_confusion_matrix,
     plot_misclassified,
+    plot_neither_mistakes,
+    plot_neither_scores,
     plot_roc_curve,
     plot_training_curves,
     predict,
@@ -191,3 +193,54 @@ def test_registering_records_the_version_the_md5_and_the_training_run(
         again = register_model(model, file, {"test_images": gray_photos}, **arguments)
     assert again["version"] == "1"
     assert len(MlflowClient().search_model_versions("name = 'cat_dog_classifier'")) == 1
+
+
+# With the third answer: in the test split, 6 pets (one rejected, 0.7) and 4 other things (one
+# taken for a pet, 0.2); no other thing in the validation split.
+WITH_NEITHER = pd.concat(
+    [
+        PREDICTIONS.assign(neither_score=[0.1] * 6 + [0.1, 0.2, 0.3, 0.7, 0.1, 0.4]),
+        pd.DataFrame(
+            {
+                "split": "test",
+                "path": [f"neither/{n}.jpg" for n in range(4)],
+                "label": 2,
+                "dog_probability": [0.5, 0.9, 0.1, 0.6],
+                "neither_score": [0.9, 0.8, 0.2, 0.95],
+            }
+        ),
+    ],
+    ignore_index=True,
+)
+
+
+def test_the_third_answer_is_measured_on_pets_and_other_things():
+    report, mlflow_metrics = compute_metrics(WITH_NEITHER, threshold=0.5)
+    test = report["test"]
+    assert test["accuracy"] == pytest.approx(4 / 6)  # cat/dog metrics on the pets alone
+    assert test["neither_rejected"] == pytest.approx(3 / 4)
+    assert test["pets_rejected"] == pytest.approx(1 / 6)
+    assert test["neither_images"] == 4
+    # AUROC: the share of (other thing, pet) pairs where the other thing scores higher
+    pairs = [(o, p) for o in (0.9, 0.8, 0.2, 0.95) for p in (0.1, 0.2, 0.3, 0.7, 0.1, 0.4)]
+    expected = sum(1.0 if o > p else 0.5 if o == p else 0.0 for o, p in pairs) / len(pairs)
+    assert test["neither_roc_auc"] == pytest.approx(expected)
+    assert "test_neither_rejected" in mlflow_metrics and "test_neither_images" not in mlflow_metrics
+    assert "neither_rejected" not in report["validation"]  # no photo of other things there
+
+
+def test_the_third_answers_plots(gray_photos):
+    histogram = plot_neither_scores(WITH_NEITHER)
+    assert [t.get_text() for t in histogram.axes[0].get_legend().get_texts()] == [
+        "cats and dogs",
+        "neither",
+        "threshold",
+    ]
+    others = np.stack([gray_photos[0]] * 4)
+    gallery = plot_neither_mistakes(
+        WITH_NEITHER, {"test_images": gray_photos, "test_neither_images": others}, 4
+    )
+    titles = [ax.get_title() for ax in gallery.axes if ax.get_title()]
+    assert titles == ["dog, score 0.70", "other, score 0.20"]
+    nothing = plot_neither_scores(TEST)
+    assert nothing.axes[0].texts[0].get_text() == "no third answer for this variant"

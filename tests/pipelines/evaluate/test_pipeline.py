@@ -13,7 +13,14 @@ from cat_dog_classifier.model_files import model_md5
 from tests.conftest import SMALL_VARIANTS, SmallProject
 
 NAME = "cat_dog_classifier"
-PLOTS = ["training_curves", "confusion_matrix", "roc_curve", "misclassified"]
+PLOTS = [
+    "training_curves",
+    "confusion_matrix",
+    "roc_curve",
+    "misclassified",
+    "neither_scores",
+    "neither_mistakes",
+]
 SCORES = {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
 
 

@@ -19,7 +19,7 @@ from tests import odd_images
 
 def ingest(source: Path, workers: int | None = 2, **overrides) -> pd.DataFrame:
     params = {"source": str(source), "min_side": 32, "max_pixels": 40_000_000, "workers": workers}
-    return reject_duplicates(inspect_images(params | overrides))
+    return reject_duplicates(inspect_images(str(source), params | overrides))
 
 
 def write(root: Path, files: dict[str, bytes]) -> Path:

@@ -10,8 +10,14 @@ import pandas as pd
 import pytest
 
 from cat_dog_classifier.datasets import NpzDataset
+from cat_dog_classifier.images import prepare_files
 from cat_dog_classifier.pipelines.ingest.nodes import inspect_images, reject_duplicates
-from cat_dog_classifier.pipelines.preprocess.nodes import preprocess_images, split_images
+from cat_dog_classifier.pipelines.preprocess import nodes
+from cat_dog_classifier.pipelines.preprocess.nodes import (
+    preprocess_images,
+    sets_to_keep,
+    split_images,
+)
 
 SPLIT = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
 GRAY100 = {"height": 100, "width": 100, "color_mode": "grayscale", "interpolation": "area"}
@@ -21,7 +27,7 @@ RGB160 = {"height": 160, "width": 160, "color_mode": "rgb", "interpolation": "ar
 @pytest.fixture(scope="module")
 def manifest(small_source_zip: Path) -> pd.DataFrame:
     params = {"source": str(small_source_zip), "min_side": 32, "max_pixels": 10**7, "workers": 2}
-    return reject_duplicates(inspect_images(params))
+    return reject_duplicates(inspect_images(str(small_source_zip), params))
 
 
 @pytest.fixture(scope="module")
@@ -63,16 +69,22 @@ def test_bad_fractions_are_refused(manifest: pd.DataFrame) -> None:
 
 
 def preprocess_and_save(
-    splits: pd.DataFrame, image: dict, workers: int, path: Path
-) -> Mapping[str, np.ndarray]:
-    dataset = NpzDataset(filepath=str(path))
-    dataset.save(preprocess_images(splits, image, workers=workers))
-    return dataset.load()
+    splits: pd.DataFrame, sets: dict[str, dict], workers: int, folder: Path
+) -> dict[str, Mapping[str, np.ndarray]]:
+    """Save every set, in the order given (as Kedro saves the node's outputs), and load them."""
+    arrays = preprocess_images(splits, jpeg_dct_scaling=True, workers=workers, **sets)
+    loaded = {}
+    for name in sets:
+        dataset = NpzDataset(filepath=str(folder / f"{name}.npz"))
+        dataset.save(arrays[name])
+        loaded[name] = dataset.load()
+    return loaded
 
 
 @pytest.fixture(scope="module")
 def gray100(splits: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Mapping:
-    return preprocess_and_save(splits, GRAY100, 2, tmp_path_factory.mktemp("sets") / "gray.npz")
+    folder = tmp_path_factory.mktemp("sets")
+    return preprocess_and_save(splits, {"gray100": GRAY100}, 2, folder)["gray100"]
 
 
 def test_arrays_follow_the_model_input_contract(splits: pd.DataFrame, gray100: Mapping) -> None:
@@ -91,7 +103,7 @@ def test_arrays_follow_the_model_input_contract(splits: pd.DataFrame, gray100: M
 def test_pixels_are_the_decoded_resized_photo(
     small_source_zip: Path, splits: pd.DataFrame, gray100: Mapping, tmp_path: Path
 ) -> None:
-    rgb160 = preprocess_and_save(splits, RGB160, 1, tmp_path / "rgb.npz")
+    rgb160 = preprocess_and_save(splits, {"rgb160": RGB160}, 1, tmp_path)["rgb160"]
     path = str(rgb160["test_paths"][3])
     with zipfile.ZipFile(small_source_zip) as archive:
         encoded = np.frombuffer(archive.read(path), np.uint8)
@@ -105,9 +117,49 @@ def test_pixels_are_the_decoded_resized_photo(
     np.testing.assert_array_equal(gray100["test_images"][index, ..., 0], gray)
 
 
+@pytest.fixture
+def prepared_files(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many files each call of prepare_files decoded."""
+    counts = []
+
+    def counted(source, files, specs, out):
+        counts.append(len(files))
+        return prepare_files(source, files, specs, out)
+
+    monkeypatch.setattr(nodes, "prepare_files", counted)
+    return counts
+
+
+@pytest.mark.parametrize("order", [("rgb160", "gray100"), ("gray100", "rgb160")])
+def test_sets_are_the_same_in_any_order_and_decoded_once_largest_first(
+    splits: pd.DataFrame,
+    gray100: Mapping,
+    tmp_path: Path,
+    prepared_files: list[int],
+    order: tuple[str, str],
+) -> None:
+    params = {"rgb160": RGB160, "gray100": GRAY100}
+    both = preprocess_and_save(splits, {name: params[name] for name in order}, 2, tmp_path)
+    for key in gray100:
+        np.testing.assert_array_equal(both["gray100"][key], gray100[key])
+    assert both["rgb160"]["train_images"].shape == (240, 160, 160, 3)
+    usable = int((splits["status"] == "ok").sum())
+    decoded_once = order[0] == "rgb160"  # the larger set streams, the smaller one is kept
+    assert sum(prepared_files) == usable * (1 if decoded_once else 2)
+
+
+def test_only_sets_that_fit_in_memory_together_are_kept() -> None:
+    mib = 2**20
+    assert sets_to_keep({"rgb160": 1900 * mib, "gray100": 250 * mib}) == {"gray100"}
+    assert sets_to_keep({"a": 300 * mib, "b": 300 * mib, "c": 100 * mib}) == {"c", "a"}
+    assert sets_to_keep({"big": 900 * mib, "bigger": 1000 * mib}) == set()
+    assert sets_to_keep({"only": mib}) == set()
+
+
 def test_a_source_changed_since_ingestion_is_refused(splits: pd.DataFrame) -> None:
     tampered = splits.copy()
     tampered.loc[tampered["split"] == "test", "sha256"] = "0" * 64
-    images = preprocess_images(tampered, GRAY100, workers=2)["test_images"]
+    arrays = preprocess_images(tampered, jpeg_dct_scaling=True, workers=2, gray100=GRAY100)
+    images = arrays["gray100"]["test_images"]
     with pytest.raises(ValueError, match="changed since ingestion"):
         np.asarray(images)  # the images are made when used

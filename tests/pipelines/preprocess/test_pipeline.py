@@ -1,6 +1,7 @@
-"""`kedro run --pipeline ingest` then `--pipeline preprocess` through a real KedroSession."""
+"""`kedro run --pipelines fetch`, `ingest` then `preprocess` through real KedroSessions."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +32,14 @@ def project(project_root: Path, tmp_path: Path) -> Path:
 def test_ingest_then_preprocess_writes_reproducible_outputs(
     project: Path, small_source_zip: Path
 ) -> None:
+    run(project, "fetch", small_source_zip)
     run(project, "ingest", small_source_zip)
     run(project, "preprocess", small_source_zip)
 
     report = json.loads((project / OUTPUTS[-1]).read_text())
     assert report["labels"] == {"cat": 150, "dog": 150}
-    assert report["source"] == str(small_source_zip)
+    assert report["source"] == "data/01_raw/image_source"  # read through the link to the zip
+    assert os.readlink(project / "data/01_raw/image_source") == str(small_source_zip)
     splits = pd.read_parquet(project / OUTPUTS[1])
     assert splits["split"].value_counts().to_dict() == {"train": 240, "validation": 30, "test": 30}
     with np.load(project / OUTPUTS[2]) as gray100, np.load(project / OUTPUTS[3]) as rgb160:
@@ -46,6 +49,7 @@ def test_ingest_then_preprocess_writes_reproducible_outputs(
         assert gray100["test_labels"].sum() == 15
 
     first = {output: (project / output).read_bytes() for output in OUTPUTS}
+    run(project, "fetch", small_source_zip)
     run(project, "ingest", small_source_zip)
     run(project, "preprocess", small_source_zip)
     for output, data in first.items():

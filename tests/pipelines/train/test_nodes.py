@@ -2,7 +2,7 @@
 
 import hashlib
 
-from cat_dog_classifier.pipelines.train.nodes import describe_model_file, epoch_metrics
+from cat_dog_classifier.pipelines.train.nodes import describe_training, epoch_metrics
 
 HISTORY = [
     {"epoch": 1, "accuracy": 0.6, "loss": 0.7, "val_accuracy": 0.65, "val_loss": 0.66},
@@ -16,6 +16,9 @@ def test_epoch_metrics_are_histories_with_one_step_per_epoch():
     assert set(metrics) == {"accuracy", "loss", "val_accuracy", "val_loss"}
 
 
-def test_the_model_file_is_described_by_dvcs_hash_of_it():
+def test_the_training_run_is_tagged_with_how_it_trained_and_the_files_hash():
     data = b"PK\x03\x04 any bytes"
-    assert describe_model_file(data) == {"trained_model_md5": hashlib.md5(data).hexdigest()}
+    info = {"precision": "mixed_bfloat16", "replicas": 1}
+    neither = {"neither_detector": "relative_mahalanobis", "neither_threshold": 0.5}
+    expected = {**info, **neither, "trained_model_md5": hashlib.md5(data).hexdigest()}
+    assert describe_training(data, info, neither) == expected

@@ -27,9 +27,10 @@ def test_one_variant_trains_saves_its_file_and_tags_its_run(
             "gray100.model_input": MemoryDataset(gray_set, copy_mode="assign"),
             "params:variants.cnn.model": MemoryDataset(cnn["model"]),
             "params:variants.cnn.training": MemoryDataset({**cnn["training"], "epochs": 1}),
+            "params:variants.cnn.neither": MemoryDataset(cnn["neither"]),
             "cnn.model@keras": TensorFlowModelDataset(filepath=str(model_file)),
             "cnn.model@bytes": BinaryFileDataset(filepath=str(model_file)),
-            "cnn.model_tags": MlflowTagsDataset(),
+            "cnn.training_tags": MlflowTagsDataset(),
             "cnn.training_history": JSONDataset(filepath=str(tmp_path / "history.json")),
         }
     )
@@ -41,3 +42,4 @@ def test_one_variant_trains_saves_its_file_and_tags_its_run(
     assert [row["epoch"] for row in catalog.load("cnn.training_history")] == [1]
     assert set(outputs["cnn.epoch_metrics_mlflow"].load()) >= {"loss", "val_accuracy"}
     assert tags["trained_model_md5"] == model_md5(model_file.read_bytes())
+    assert tags["precision"] in {"float32", "mixed_bfloat16"}

@@ -11,6 +11,8 @@ from .nodes import (
     fingerprint_splits,
     plot_confusion_matrix,
     plot_misclassified,
+    plot_neither_mistakes,
+    plot_neither_scores,
     plot_roc_curve,
     plot_training_curves,
     predict,
@@ -70,6 +72,18 @@ def create_template(variant: str) -> Pipeline:
                 ],
                 outputs="misclassified_plot",
                 name="plot_misclassified",
+            ),
+            Node(
+                func=plot_neither_scores,
+                inputs="predictions",
+                outputs="neither_scores_plot",
+                name="plot_neither_scores",
+            ),
+            Node(
+                func=plot_neither_mistakes,
+                inputs=["predictions", "model_input", "params:evaluate.gallery_size"],
+                outputs="neither_mistakes_plot",
+                name="plot_neither_mistakes",
             ),
             Node(
                 func=fingerprint_splits,

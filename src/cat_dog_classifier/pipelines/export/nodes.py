@@ -106,6 +106,8 @@ def manifest_entry(
         },
         "labels": list(LABELS),
         "output": "sigmoid probability of labels[1]",
+        # The third answer: `output` >= `threshold` means "no cat or dog here" (null: none).
+        "neither": record.get("neither"),
         "input": {
             "height": model_input["height"],
             "width": model_input["width"],
@@ -152,5 +154,7 @@ def convert_to_tfjs(
             str(saved_model),
             str(converted),
             quantization_dtype_map={"float16": True} if float16 else None,
+            # Two outputs (P(dog), neither_score): TF.js keeps their names, not Identity_N.
+            use_structured_outputs_names=isinstance(model.output, dict),
         )
         return {path.name: path.read_bytes() for path in sorted(converted.iterdir())}

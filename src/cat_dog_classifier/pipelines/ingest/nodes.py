@@ -3,13 +3,12 @@
 import re
 from collections import Counter
 from functools import partial
-from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from cat_dog_classifier.image_source import ImageSource, map_files
-from cat_dog_classifier.images import check_file
+from cat_dog_classifier.image_source import ImageSource, map_batches
+from cat_dog_classifier.images import check_files
 
 LAYOUTS_UNDERSTOOD = (
     "Layouts understood: "
@@ -36,45 +35,31 @@ MANIFEST_COLUMNS = [
 ]
 
 
-def inspect_images(ingest: dict[str, Any]) -> pd.DataFrame:
+def inspect_images(image_source: str, ingest: dict[str, Any]) -> pd.DataFrame:
     """One manifest row per file of the source: label from its path, hash, size, format, status.
 
     Fails at once, naming the source and the layouts understood, when the source is missing or
     no file sits where a layout expects a labelled image.
     """
-    location = str(ingest["source"])
+    location = image_source
     try:
-        with ImageSource(location) as source:
-            paths = source.list_files()
+        source = ImageSource(location)
     except (FileNotFoundError, ValueError) as error:
         raise ValueError(f"{error} {LAYOUTS_UNDERSTOOD}") from error
-    layout = find_layout(paths, location)
-
-    rows = {path: _empty_row(location, path) for path in paths}
-    candidates = []
-    for path in paths:
-        if is_os_junk(path):
-            rows[path].update(reason="os_junk", detail="operating-system metadata file")
-        elif not _is_utf8(path):
-            rows[path].update(
-                path=path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
-                reason="unreadable_name",
-                detail="file name is not valid UTF-8",
-            )
-        elif not (label := label_from_path(path, layout)):
-            rows[path].update(reason="unlabelled", detail=f"not where the {layout} layout expects")
-        else:
-            rows[path]["label"] = label
-            candidates.append(path)
-
-    check = partial(
-        check_file, max_pixels=int(ingest["max_pixels"]), min_side=int(ingest["min_side"])
-    )
-    results = map_files(
-        location, candidates, check, workers=ingest.get("workers"), description="ingest"
-    )
-    for path, result in zip(candidates, results, strict=True):
-        rows[path].update(result)
+    with source:
+        paths = source.list_files()
+        layout = find_layout(paths, location)
+        rows = {path: _label_row(location, path, layout) for path in paths}
+        candidates = [path for path, row in rows.items() if row["label"]]
+        check = partial(
+            check_files, max_pixels=int(ingest["max_pixels"]), min_side=int(ingest["min_side"])
+        )
+        batches = map_batches(
+            source, candidates, check, workers=ingest.get("workers"), description="ingest"
+        )
+        results = (result for batch in batches for result in batch)
+        for path, result in zip(candidates, results, strict=True):
+            rows[path].update(result)
 
     manifest = pd.DataFrame(list(rows.values()), columns=MANIFEST_COLUMNS)
     manifest["status"] = manifest["reason"].map(lambda reason: "rejected" if reason else "ok")
@@ -143,13 +128,14 @@ def label_from_path(path: str, layout: str) -> str:
 
 def is_os_junk(path: str) -> bool:
     """Files that file managers leave behind (.DS_Store, Thumbs.db, AppleDouble ._ files)."""
-    parts = PurePosixPath(path).parts
+    parts = path.split("/")
     name = parts[-1]
     return name.lower() in OS_JUNK_NAMES or name.startswith("._") or "__MACOSX" in parts
 
 
-def _empty_row(location: str, path: str) -> dict[str, Any]:
-    return {
+def _label_row(location: str, path: str, layout: str) -> dict[str, Any]:
+    """The manifest row of one file before it is read: labelled, or rejected by its path."""
+    row = {
         "source": location,
         "path": path,
         "label": "",
@@ -161,17 +147,30 @@ def _empty_row(location: str, path: str) -> dict[str, Any]:
         "reason": "",
         "detail": "",
     }
+    if is_os_junk(path):
+        row.update(reason="os_junk", detail="operating-system metadata file")
+    elif not _is_utf8(path):
+        row.update(
+            path=path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+            reason="unreadable_name",
+            detail="file name is not valid UTF-8",
+        )
+    elif label := label_from_path(path, layout):
+        row["label"] = label
+    else:
+        row.update(reason="unlabelled", detail=f"not where the {layout} layout expects")
+    return row
 
 
 def _class_folder_label(path: str) -> str:
-    for folder in reversed(PurePosixPath(path).parts[:-1]):
+    for folder in reversed(path.split("/")[:-1]):
         if label := CLASS_FOLDERS.get(folder.lower()):
             return label
     return ""
 
 
 def _oxford_label(path: str) -> str:
-    *folders, name = PurePosixPath(path).parts
+    *folders, name = path.split("/")
     if folders and folders[-1].lower() != "images":
         return ""
     if not OXFORD_FILE_NAME.fullmatch(name):

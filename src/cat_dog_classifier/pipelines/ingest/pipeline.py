@@ -1,6 +1,6 @@
-"""Ingestion pipeline: `kedro run --pipeline ingest`."""
+"""Ingestion pipeline: `kedro run --pipelines ingest`."""
 
-from kedro.pipeline import Pipeline, node
+from kedro.pipeline import Node, Pipeline
 
 from .nodes import inspect_images, reject_duplicates, summarise_ingestion
 
@@ -8,8 +8,23 @@ from .nodes import inspect_images, reject_duplicates, summarise_ingestion
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            node(inspect_images, "params:ingest", "inspected_images", name="inspect_images"),
-            node(reject_duplicates, "inspected_images", "image_manifest", name="reject_duplicates"),
-            node(summarise_ingestion, "image_manifest", "ingestion_report", name="summarise"),
+            Node(
+                func=inspect_images,
+                inputs=["image_source", "params:ingest"],
+                outputs="inspected_images",
+                name="inspect_images",
+            ),
+            Node(
+                func=reject_duplicates,
+                inputs="inspected_images",
+                outputs="image_manifest",
+                name="reject_duplicates",
+            ),
+            Node(
+                func=summarise_ingestion,
+                inputs="image_manifest",
+                outputs="ingestion_report",
+                name="summarise_ingestion",
+            ),
         ]
     )

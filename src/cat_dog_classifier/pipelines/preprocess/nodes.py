@@ -1,6 +1,7 @@
-"""Preprocessing: a seeded stratified split, then uint8 pixel arrays per split."""
+"""Preprocessing: a seeded stratified split, then uint8 pixel arrays per split for every set."""
 
-from collections.abc import Callable, Iterator
+import math
+from collections.abc import Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -8,12 +9,14 @@ import numpy as np
 import pandas as pd
 
 from cat_dog_classifier.datasets import StreamedArray
-from cat_dog_classifier.image_source import ImageSource, map_files
-from cat_dog_classifier.images import prepare_file
+from cat_dog_classifier.image_source import ImageSource, map_batches
+from cat_dog_classifier.images import CHANNELS, ImageSpec, prepare_files
 
 SPLITS = ("train", "validation", "test")
 LABEL_CODES = {"cat": 0, "dog": 1}
-CHANNELS = {"grayscale": 1, "rgb": 3}
+# Sets that fit in this much memory together are kept while another set streams to disk, so each
+# photo is decoded once for all of them; any other set is decoded again, in its own pass.
+MAX_KEPT_BYTES = 512 * 2**20
 
 
 def split_images(image_manifest: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
@@ -41,69 +44,131 @@ def split_images(image_manifest: pd.DataFrame, split: dict[str, Any]) -> pd.Data
 
 
 def preprocess_images(
-    image_splits: pd.DataFrame, image: dict[str, Any], workers: int | None
-) -> dict[str, np.ndarray | StreamedArray]:
-    """Decode, convert and resize every usable image into `{split}_images/_labels/_paths` arrays.
+    image_splits: pd.DataFrame,
+    jpeg_dct_scaling: bool,
+    workers: int | None,
+    **images: dict[str, Any],
+) -> dict[str, dict[str, np.ndarray | StreamedArray]]:
+    """One set of `{split}_images/_labels/_paths` arrays per keyword, named by it and made with
+    its `image` parameters (height, width, color_mode, interpolation), by `workers` threads.
 
     Images are (N, height, width, 1 or 3) uint8 (RGB order), labels uint8 (0 cat, 1 dog), paths
     the manifest `path`; rows are in path order within each split. The images are streamed: they
-    are decoded while the dataset writes them, so a set (1.9 GB for rgb160) is never held whole.
+    are decoded while the dataset writes them, so a large set (1.9 GB for rgb160) is never held
+    whole. Each photo is decoded once for every set when the sets are saved largest first.
     """
-    height, width = int(image["height"]), int(image["width"])
-    color_mode = image["color_mode"]
-    if color_mode not in CHANNELS:
-        raise ValueError(f"color_mode must be one of {sorted(CHANNELS)}, got {color_mode!r}")
+    specs = {name: image_spec(params, jpeg_dct_scaling) for name, params in images.items()}
     usable = image_splits[image_splits["status"] == "ok"]
     locations = usable["source"].unique()
     if len(locations) != 1:
         raise ValueError(f"Expected one image source in the manifest, found {list(locations)}")
-    prepare = partial(
-        prepare_file,
-        height=height,
-        width=width,
-        color_mode=color_mode,
-        interpolation=image["interpolation"],
-    )
+    sizes = {name: len(usable) * math.prod(spec.shape) for name, spec in specs.items()}
+    keepable = sets_to_keep(sizes)
 
-    arrays: dict[str, np.ndarray | StreamedArray] = {}
-    for name in SPLITS:
-        rows = usable[usable["split"] == name]
-        arrays[f"{name}_images"] = StreamedArray(
-            shape=(len(rows), height, width, CHANNELS[color_mode]),
-            dtype=np.dtype(np.uint8),
-            chunks=partial(
-                prepared_images,
-                str(locations[0]),
-                list(zip(rows["path"], rows["sha256"], strict=True)),
-                prepare,
-                shape=(height, width, CHANNELS[color_mode]),
-                workers=workers,
-                description=f"{name} {width}x{height} {color_mode}",
-            ),
-        )
-        arrays[f"{name}_labels"] = rows["label"].map(LABEL_CODES).to_numpy(dtype=np.uint8)
-        arrays[f"{name}_paths"] = rows["path"].to_numpy(dtype=str)
-    return arrays
-
-
-def prepared_images(
-    location: str,
-    files: list[tuple[str, str]],
-    prepare: Callable[[ImageSource, str], tuple[str, np.ndarray]],
-    *,
-    shape: tuple[int, int, int],
-    workers: int | None,
-    description: str,
-) -> Iterator[np.ndarray]:
-    """Yield each (path, sha256) file prepared as a (1, height, width, channels) chunk, in order."""
-    paths = [path for path, _ in files]
-    results = map_files(
-        location, paths, prepare, workers=workers, description=description, pixels=(shape, np.uint8)
-    )
-    for (path, sha256), (digest, pixels) in zip(files, results, strict=True):
-        if digest != sha256:
-            raise ValueError(
-                f"{path} in {location} changed since ingestion: "
-                "run `kedro run --pipeline ingest` again."
+    # Open until the arrays are garbage-collected: they read from it while they are written.
+    source = ImageSource(locations[0])
+    sets: dict[str, dict[str, np.ndarray | StreamedArray]] = {name: {} for name in specs}
+    for split in SPLITS:
+        rows = usable[usable["split"] == split]
+        files = list(zip(rows["path"], rows["sha256"], strict=True))
+        pixels = SplitPixels(source, files, specs, keepable, workers=workers, split=split)
+        for name, spec in specs.items():
+            sets[name][f"{split}_images"] = StreamedArray(
+                shape=(len(rows), *spec.shape),
+                dtype=np.dtype(np.uint8),
+                chunks=partial(pixels.chunks, name),
             )
-        yield pixels[np.newaxis]
+            sets[name][f"{split}_labels"] = rows["label"].map(LABEL_CODES).to_numpy(np.uint8)
+            sets[name][f"{split}_paths"] = rows["path"].to_numpy(dtype=str)
+    return sets
+
+
+def image_spec(image: dict[str, Any], dct_scaling: bool) -> ImageSpec:
+    """A set's `image` parameters, checked."""
+    if image["color_mode"] not in CHANNELS:
+        raise ValueError(
+            f"color_mode must be one of {sorted(CHANNELS)}, got {image['color_mode']!r}"
+        )
+    return ImageSpec(
+        height=int(image["height"]),
+        width=int(image["width"]),
+        color_mode=image["color_mode"],
+        interpolation=image["interpolation"],
+        dct_scaling=bool(dct_scaling),
+    )
+
+
+def sets_to_keep(sizes: dict[str, int]) -> frozenset[str]:
+    """The smallest sets that fit in MAX_KEPT_BYTES together, never the largest one."""
+    kept, total = set(), 0
+    for name in sorted(sizes, key=sizes.get)[:-1]:
+        if total + sizes[name] <= MAX_KEPT_BYTES:
+            kept.add(name)
+            total += sizes[name]
+    return frozenset(kept)
+
+
+class SplitPixels:
+    """The pixels of one split's files for every set, computed in as few passes as memory allows.
+
+    The pass that streams a set also makes the keepable sets not made yet, and keeps them until
+    they are asked for. A file whose sha256 is no longer the one ingestion recorded stops it.
+    """
+
+    def __init__(
+        self,
+        source: ImageSource,
+        files: list[tuple[str, str]],
+        specs: dict[str, ImageSpec],
+        keepable: frozenset[str],
+        *,
+        workers: int | None,
+        split: str,
+    ) -> None:
+        self._source = source
+        self._files = files
+        self._specs = specs
+        self._keepable = keepable
+        self._workers = workers
+        self._split = split
+        self._kept: dict[str, list[np.ndarray]] = {}
+        self._delivered: set[str] = set()
+
+    def chunks(self, name: str) -> Iterator[np.ndarray]:
+        """Yield the set's images of this split in batches, in order; a batch is only valid
+        until the next one is asked for (its memory is reused)."""
+        if name in self._kept:
+            yield from self._kept.pop(name)
+            self._delivered.add(name)
+            return
+        names = [name, *sorted(self._keepable - {name} - self._kept.keys() - self._delivered)]
+        specs = [self._specs[each] for each in names]
+        kept: dict[str, list[np.ndarray]] = {other: [] for other in names[1:]}
+        # Batches of the streamed set come back here once written: reusing their memory spares
+        # the page faults of fresh arrays (measured here: a third of the resize, per photo).
+        free: list[np.ndarray] = []
+
+        def prepare(source: ImageSource, files: Sequence[tuple[str, str]]) -> tuple:
+            try:
+                buffer = free.pop()  # the threads share the list: pop, not test then pop
+            except IndexError:
+                buffer = np.empty((len(files), *specs[0].shape), np.uint8)
+            out = [buffer[: len(files)]]
+            out += [np.empty((len(files), *spec.shape), np.uint8) for spec in specs[1:]]
+            prepare_files(source, files, specs, out)
+            return buffer, out
+
+        batches = map_batches(
+            self._source,
+            self._files,
+            prepare,
+            workers=self._workers,
+            description=f"{self._split}: {', '.join(names)}",
+        )
+        for buffer, pixels in batches:
+            for other, batch in zip(names[1:], pixels[1:], strict=True):
+                kept[other].append(batch)
+            yield pixels[0]
+            free.append(buffer)
+        self._kept.update(kept)
+        self._delivered.add(name)

@@ -1,41 +1,35 @@
-"""Preprocessing pipeline: `kedro run --pipeline preprocess`."""
+"""Preprocessing pipeline: `kedro run --pipelines preprocess`."""
 
-from kedro.pipeline import Pipeline, node, pipeline
+from kedro.pipeline import Node, Pipeline
 
 from .nodes import preprocess_images, split_images
 
-# One preprocessed set per namespace, each with its own `image` parameters:
-# gray100 is the original study's input, rgb160 the transfer-learning one.
-PREPROCESSED_SETS = ("gray100", "rgb160")
+# One preprocessed set per name, each with its own `<name>.image` parameters: rgb160 is the
+# transfer-learning input, gray100 the original study's. Largest first: Kedro saves the outputs in
+# this order, and while the first streams to disk the smaller ones are made from the same decoded
+# photos and kept in memory.
+PREPROCESSED_SETS = ("rgb160", "gray100")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    split = Pipeline(
+    return Pipeline(
         [
-            node(
-                split_images,
-                ["image_manifest", "params:preprocess.split"],
-                "image_splits",
+            Node(
+                func=split_images,
+                inputs=["image_manifest", "params:preprocess.split"],
+                outputs="image_splits",
                 name="split_images",
-            )
-        ]
-    )
-    one_set = Pipeline(
-        [
-            node(
-                preprocess_images,
-                ["image_splits", "params:image", "params:preprocess.workers"],
-                "model_input",
+            ),
+            Node(
+                func=preprocess_images,
+                inputs={
+                    "image_splits": "image_splits",
+                    "jpeg_dct_scaling": "params:preprocess.jpeg_dct_scaling",
+                    "workers": "params:preprocess.workers",
+                    **{name: f"params:{name}.image" for name in PREPROCESSED_SETS},
+                },
+                outputs={name: f"{name}.model_input" for name in PREPROCESSED_SETS},
                 name="preprocess_images",
-            )
+            ),
         ]
-    )
-    return split + sum(
-        pipeline(
-            one_set,
-            namespace=name,
-            inputs={"image_splits"},
-            parameters={"params:preprocess.workers"},
-        )
-        for name in PREPROCESSED_SETS
     )

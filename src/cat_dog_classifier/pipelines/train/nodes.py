@@ -1,11 +1,15 @@
-"""Train one model variant on its preprocessed image set."""
+"""Train one model variant on its preprocessed image set, and give it its third answer."""
 
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cat_dog_classifier.model_files import model_md5
+
+SPLITS = ("train", "validation", "test")
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from keras import Model
@@ -17,14 +21,47 @@ def train_model(
     model_input: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
     training_params: dict[str, Any],
-) -> tuple[Model, list[dict[str, float]]]:
+) -> tuple[Model, list[dict[str, float]], dict[str, Any]]:
     """Train one variant on the train split, early-stopped on the validation split.
 
-    Returns the model (best validation weights) and its history, one row per epoch.
+    Returns the float32 model (the best validation epoch's weights), its history (one row per
+    epoch) and how it was trained (precision, devices, time).
     """
     from cat_dog_classifier.training import fit_variant  # noqa: PLC0415 - TensorFlow loads here
 
     return fit_variant(model_input, model_params, training_params)
+
+
+def add_neither_output(
+    model: Model, model_input: Mapping[str, np.ndarray], settings: dict[str, Any] | None
+) -> tuple[Model, dict[str, Any]]:
+    """The model with a second output, `neither_score` ("no cat or dog here" at 0.5 and above),
+    fitted on its own features (cat_dog_classifier.neither), or the model unchanged, saying why the
+    third answer is off: no detector set for the variant, or no photos of other things to check it.
+
+    Returns the model and a summary of the detector (kind, calibration), or of why there is none.
+    """
+    if not settings or not settings.get("detector"):
+        return model, {"neither": "off: no detector set for this variant"}
+    photos = {split: len(model_input.get(f"{split}_neither_images", ())) for split in SPLITS}
+    if not all(photos.values()):
+        reason = (
+            f"off: no photos of other things to fit and check it ({photos} per split; "
+            "ingest.neither_source)"
+        )
+        logger.warning("The third answer, 'no cat or dog', is %s", reason)
+        return model, {"neither": reason}
+    from cat_dog_classifier.neither import fit_detector, with_neither_output  # noqa: PLC0415
+
+    detector = fit_detector(model, model_input, settings)
+    summary = {
+        "neither": detector["kind"],
+        "neither_threshold": detector["threshold"],
+        "neither_scale": detector["scale"],
+        "neither_fitted_on_pets": detector["fitted_on_pets"],
+    }
+    logger.info("The third answer, 'no cat or dog': %s", summary)
+    return with_neither_output(model, detector), summary
 
 
 def epoch_metrics(training_history: list[dict[str, float]]) -> dict[str, list[dict[str, float]]]:
@@ -36,6 +73,9 @@ def epoch_metrics(training_history: list[dict[str, float]]) -> dict[str, list[di
     }
 
 
-def describe_model_file(model_file: bytes) -> dict[str, str]:
-    """Tags for the training run: the MD5 of the model file it wrote (evaluation finds it by it)."""
-    return {"trained_model_md5": model_md5(model_file)}
+def describe_training(
+    model_file: bytes, training_info: dict[str, Any], neither: dict[str, Any]
+) -> dict[str, Any]:
+    """Tags for the training run: how it trained (the precision `auto` chose...), its third answer,
+    and the MD5 of the model file it wrote, by which evaluation finds the run."""
+    return {**training_info, **neither, "trained_model_md5": model_md5(model_file)}

@@ -4,18 +4,25 @@ from kedro.pipeline import Node, Pipeline, pipeline
 
 from cat_dog_classifier.config import variants
 
-from .nodes import describe_model_file, epoch_metrics, train_model
+from .nodes import add_neither_output, describe_training, epoch_metrics, train_model
 
 
 def create_template() -> Pipeline:
-    """Train one variant: `model_input` in; the model, its history and the run's curves out."""
+    """Train one variant: `model_input` in; the model (with its third answer, where set), its
+    history and the run's curves out."""
     return Pipeline(
         [
             Node(
                 func=train_model,
                 inputs=["model_input", "params:model", "params:training"],
-                outputs=["model@keras", "training_history"],
+                outputs=["cat_dog_model", "training_history", "training_info"],
                 name="train_model",
+            ),
+            Node(
+                func=add_neither_output,
+                inputs=["cat_dog_model", "model_input", "params:neither"],
+                outputs=["model@keras", "neither_detector"],
+                name="add_neither_output",
             ),
             Node(
                 func=epoch_metrics,
@@ -24,10 +31,10 @@ def create_template() -> Pipeline:
                 name="epoch_metrics",
             ),
             Node(
-                func=describe_model_file,
-                inputs="model@bytes",
-                outputs="model_tags",
-                name="describe_model_file",
+                func=describe_training,
+                inputs=["model@bytes", "training_info", "neither_detector"],
+                outputs="training_tags",
+                name="describe_training",
             ),
         ]
     )
@@ -45,6 +52,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 parameters={
                     "params:model": f"params:variants.{name}.model",
                     "params:training": f"params:variants.{name}.training",
+                    "params:neither": f"params:variants.{name}.neither",
                 },
             )
             for name, variant in variants().items()

@@ -1,0 +1,204 @@
+"""Which "no cat or dog" detector: each approach measured on the same trained models and photos.
+
+    python benchmarks/neither.py                          # every variant trained in data/06_models
+    python benchmarks/neither.py --variants transfer --fit-pets 4000
+
+For each trained variant (data/06_models/variants/<variant>.keras, as `dvc repro` leaves them) and
+its preprocessed set, the detectors of `cat_dog_classifier.neither` are fitted on the model's own
+features of training pets (and, for the logistic one, of the training "neither" photos), calibrated
+so that `pet_acceptance` of validation pets are accepted, and measured on the test pets and the test
+"neither" photos: AUROC, the share of "neither" photos rejected and of pets wrongly rejected at the
+calibrated threshold, and on the shared samples (3 other photos, 7 pets) as a check from another
+source. The "neither" photos come from ../shared/data/neither_imagenet.zip, split with the
+project's seed as the pipeline splits them, preprocessed as the variant's set is.
+Prints a table and writes benchmarks/results/neither.md.
+"""
+
+import argparse
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared"
+RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "neither.md"
+
+
+def decode_all(files: list[tuple[str, bytes]], image: dict) -> np.ndarray:
+    from cat_dog_classifier.images import decode_image, resize  # noqa: PLC0415
+
+    return np.stack(
+        [
+            resize(
+                decode_image(data, color_mode=image["color_mode"]).pixels,
+                int(image["height"]),
+                int(image["width"]),
+                image["interpolation"],
+            )
+            for _, data in files
+        ]
+    )
+
+
+def neither_photos(zip_path: Path, fractions: dict, seed: int) -> dict[str, list]:
+    with zipfile.ZipFile(zip_path) as archive:
+        names = sorted(n for n in archive.namelist() if n.lower().endswith((".jpg", ".jpeg")))
+        files = [(name, archive.read(name)) for name in names]
+    order = np.random.default_rng(seed).permutation(len(files))
+    n_test = round(len(files) * fractions["test"])
+    n_validation = round(len(files) * fractions["validation"])
+    chosen = {
+        "test": order[:n_test],
+        "validation": order[n_test : n_test + n_validation],
+        "train": order[n_test + n_validation :],
+    }
+    return {split: [files[i] for i in sorted(index)] for split, index in chosen.items()}
+
+
+def sample_photos(folder: str) -> list[tuple[str, bytes]]:
+    return [(p.name, p.read_bytes()) for p in sorted((SHARED / "samples" / folder).glob("*"))]
+
+
+def augmented(images: np.ndarray, copies: int, seed: int) -> np.ndarray:
+    from cat_dog_classifier.models import build_augmentation  # noqa: PLC0415
+
+    layers = build_augmentation({"rotation": 0.05, "zoom": 0.15, "contrast": 0.2}, seed)
+    batches = [images] + [
+        np.asarray(layers(images.astype("float32"), training=True)) for _ in range(copies)
+    ]
+    return np.concatenate(batches)
+
+
+def evaluate_detector(scores: dict[str, np.ndarray], acceptance: float) -> dict[str, float]:
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415
+
+    from cat_dog_classifier.neither import calibrate  # noqa: PLC0415
+
+    threshold, _ = calibrate(scores["validation_pets"], acceptance)
+    test = np.r_[scores["test_pets"], scores["test_neither"]]
+    truth = np.r_[np.zeros(len(scores["test_pets"])), np.ones(len(scores["test_neither"]))]
+    return {
+        "AUROC (test)": roc_auc_score(truth, test),
+        "neither rejected (test)": float(np.mean(scores["test_neither"] > threshold)),
+        "pets rejected (test)": float(np.mean(scores["test_pets"] > threshold)),
+        "neither rejected (validation)": float(np.mean(scores["validation_neither"] > threshold)),
+        "samples/other rejected": f"{int(np.sum(scores['samples_other'] > threshold))}/"
+        f"{len(scores['samples_other'])}",
+        "sample pets rejected": f"{int(np.sum(scores['samples_pets'] > threshold))}/"
+        f"{len(scores['samples_pets'])}",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+")
+    parser.add_argument("--fit-pets", type=int, default=4000, help="training pets fitted on")
+    parser.add_argument("--pet-acceptance", type=float, default=0.98)
+    parser.add_argument("--augmented-copies", type=int, default=4)
+    arguments = parser.parse_args()
+    os.chdir(PROJECT_ROOT)
+
+    import keras  # noqa: PLC0415
+
+    from cat_dog_classifier.config import base_config  # noqa: PLC0415
+    from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
+    from cat_dog_classifier.neither import (  # noqa: PLC0415
+        fit_logistic,
+        mahalanobis_statistics,
+        predict_features,
+        relative_mahalanobis,
+    )
+
+    parameters = base_config("parameters", PROJECT_ROOT)
+    seed = parameters["preprocess"]["split"]["seed"]
+    fractions = {"train": 0.6, "validation": 0.2, "test": 0.2}
+    others = neither_photos(SHARED / "data" / "neither_imagenet.zip", fractions, seed)
+    rows = []
+    for variant in arguments.variants or list(parameters["variants"]):
+        model_file = PROJECT_ROOT / "data" / "06_models" / "variants" / f"{variant}.keras"
+        if not model_file.is_file():
+            print(f"{variant}: no trained model at {model_file}, skipped")
+            continue
+        block = parameters["variants"][variant]
+        image = parameters[block["model_input"]]["image"]
+        data = NpzDataset(f"data/05_model_input/{block['model_input']}.npz").load()
+        model = keras.saving.load_model(model_file)
+        batch = 64
+        rng = np.random.default_rng(seed)
+        fit_index = np.sort(rng.permutation(len(data["train_labels"]))[: arguments.fit_pets])
+        pets = {
+            "train": (data["train_images"][fit_index], data["train_labels"][fit_index]),
+            "validation": (data["validation_images"], data["validation_labels"]),
+            "test": (data["test_images"], data["test_labels"]),
+        }
+        features = {
+            f"{split}_pets": predict_features(model, images, batch)
+            for split, (images, _) in pets.items()
+        }
+        neither_images = {split: decode_all(files, image) for split, files in others.items()}
+        features |= {
+            f"{split}_neither": predict_features(model, images, batch)
+            for split, images in neither_images.items()
+        }
+        features["samples_other"] = predict_features(
+            model, decode_all(sample_photos("other"), image), batch
+        )
+        features["samples_pets"] = predict_features(
+            model, decode_all(sample_photos("cat") + sample_photos("dog"), image), batch
+        )
+        features["train_neither_augmented"] = predict_features(
+            model, augmented(neither_images["train"], arguments.augmented_copies, seed), batch
+        )
+        measured = (
+            "validation_pets",
+            "test_pets",
+            "validation_neither",
+            "test_neither",
+            "samples_other",
+            "samples_pets",
+        )
+
+        statistics = mahalanobis_statistics(features["train_pets"], pets["train"][1])
+        detectors = {
+            "mahalanobis (relative)": lambda f, s=statistics: relative_mahalanobis(f, s),
+        }
+        for label, others_key in (
+            ("logistic", "train_neither"),
+            ("logistic, augmented", "train_neither_augmented"),
+        ):
+            weights, bias = fit_logistic(features["train_pets"], features[others_key], 1.0, seed)
+            detectors[label] = lambda f, w=weights, b=bias: f.astype("float64") @ w + b
+        for name, score in detectors.items():
+            scores = {key: score(features[key]) for key in measured}
+            result = evaluate_detector(scores, arguments.pet_acceptance)
+            rows.append({"variant": variant, "detector": name, **result})
+            print(rows[-1], flush=True)
+
+    table = pd.DataFrame(rows)
+    for column in ("AUROC (test)",):
+        table[column] = table[column].map(lambda v: f"{v:.4f}")
+    for column in (
+        "neither rejected (test)",
+        "pets rejected (test)",
+        "neither rejected (validation)",
+    ):
+        table[column] = table[column].map(lambda v: f"{v:.1%}")
+    report = (
+        '# Which "no cat or dog" detector\n\n`python benchmarks/neither.py '
+        f"--fit-pets {arguments.fit_pets} --pet-acceptance {arguments.pet_acceptance}`: "
+        f"fitted on {arguments.fit_pets} training pets (and {len(others['train'])} training "
+        f'"neither" photos, x{arguments.augmented_copies + 1} augmented for the last), the '
+        f"threshold set to accept {arguments.pet_acceptance:.0%} of validation pets; measured on "
+        f'the test pets and {len(others["test"])} test "neither" photos. Goal: >= 95% of '
+        '"neither" rejected, <= 2% of pets.\n\n' + table.to_markdown(index=False) + "\n"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
