@@ -120,6 +120,14 @@ def write_y4m(photo: Path, destination: Path, size: tuple[int, int] | None = Non
     return destination
 
 
+def camera_video(photo: Path, destination: Path) -> Path:
+    """The fake camera's video of `photo`, shown whole: Chromium crops frames beyond the page's
+    ideal 640x480 (512x512 → 480x512), so larger photos are scaled down to fit first."""
+    height, width = cv2.imread(str(photo), cv2.IMREAD_COLOR).shape[:2]
+    scale = min(1, 640 / width, 480 / height)
+    return write_y4m(photo, destination, size=(round(width * scale), round(height * scale)))
+
+
 def y4m_rgb(video: Path) -> np.ndarray:
     """The first frame of a y4m file as RGB, decoded as Chromium decodes camera frames (BT.601
     limited range, each chroma sample shared by a 2x2 block; measured: within one level)."""

@@ -3,6 +3,7 @@ side of every comparison (training's preprocessing, the page's answer rules)."""
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from playwright.sync_api import Browser, Page
 
@@ -70,6 +71,13 @@ def training_pixels(pixels: np.ndarray, entry: dict) -> np.ndarray:
     """Training's resize of decoded pixels (gray or RGB as the model takes them) to the input."""
     model_input = entry["input"]
     return resize(pixels, model_input["height"], model_input["width"], "area")
+
+
+def frame_pixels(frame: np.ndarray, entry: dict) -> np.ndarray:
+    """A decoded RGB camera frame as training would take it: grayscale by OpenCV's weights."""
+    if entry["input"]["color_mode"] == "grayscale":
+        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
+    return frame
 
 
 def training_input(photo: Path, entry: dict) -> np.ndarray:

@@ -7,15 +7,14 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from PIL import Image
 from playwright.sync_api import Browser, CDPSession, Page
 
-from .conftest import ServedPage, write_y4m, y4m_rgb
+from .conftest import ServedPage, camera_video, write_y4m, y4m_rgb
 from .pages import (
     TOLERANCE,
+    frame_pixels,
     label,
     open_page,
     page_input,
@@ -34,13 +33,6 @@ def test_every_sample_photo_goes_through_the_camera(samples_dir: Path):
     assert sorted(SAMPLES) == [
         p.relative_to(samples_dir).as_posix() for p in sample_photos(samples_dir)
     ]
-
-
-def frame_pixels(frame: np.ndarray, entry: dict) -> np.ndarray:
-    """A decoded RGB camera frame as training would take it: grayscale by OpenCV's weights."""
-    if entry["input"]["color_mode"] == "grayscale":
-        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., np.newaxis]
-    return frame
 
 
 def switch_model(page: Page, model: str) -> None:
@@ -62,11 +54,7 @@ def test_the_camera_path_gives_trainings_input_for_the_frame(  # noqa: PLR0917 (
 ):
     """Video frame → RGBA buffer → preprocessing → model input, against training's preprocessing of
     the same frame decoded as Chromium decodes the camera's YUV (4:2:0, BT.601 limited range)."""
-    # Shown whole: Chromium crops frames beyond the page's ideal 640x480 (512x512 → 480x512).
-    width, height = Image.open(samples_dir / photo).size
-    scale = min(1, 640 / width, 480 / height)
-    size = (round(width * scale), round(height * scale))
-    video = write_y4m(samples_dir / photo, tmp_path / "camera.y4m", size=size)
+    video = camera_video(samples_dir / photo, tmp_path / "camera.y4m")
     frame = y4m_rgb(video)
     page = open_page(launch_chromium(video), f"{served_page.url}?model=cnn")
     wait_for_frames(page, 2)
