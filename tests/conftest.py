@@ -96,6 +96,20 @@ def small_source_zip(shared_zip: Path, tmp_path_factory: pytest.TempPathFactory)
     return make_subset_zip(shared_zip, tmp_path_factory.mktemp("source") / "petimages.zip", 150)
 
 
+@pytest.fixture(scope="session")
+def small_neither_zip(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 100 real photos of neither cats nor dogs of the shared zip, same layout."""
+    destination = tmp_path_factory.mktemp("neither") / "neither.zip"
+    with (
+        zipfile.ZipFile(shared_dir / "data/neither_imagenet.zip") as source,
+        zipfile.ZipFile(destination, "w") as subset,
+    ):
+        photos = sorted(name for name in source.namelist() if name.endswith(".jpg"))
+        for name in photos[:100]:
+            subset.writestr(source.getinfo(name), source.read(name))
+    return destination
+
+
 PHOTO_SPLITS = {"train": 40, "validation": 12, "test": 12}  # photos per split, half cats, half dogs
 
 
@@ -176,13 +190,17 @@ def edit_yaml(path: Path, edit: Any) -> None:
     path.write_text(yaml.safe_dump(content, sort_keys=False))
 
 
-def make_small(project: Path, source_zip: Path, weights: Path) -> Path:
+def make_small(
+    project: Path, source_zip: Path, weights: Path, neither_zip: Path | None = None
+) -> Path:
     """Configure a project copy, in conf/base as DVC reads it, to run in a minute or two: the small
-    source, `cnn` and `transfer` only, a few epochs (the head's on cached features) and no
-    fine-tuning, no quality gate. Input sizes and export settings stay the project's."""
+    source (and photos of other things, or none: the third answer off), `cnn` and `transfer` only,
+    a few epochs (the head's on cached features) and no fine-tuning, no quality gate. Input sizes
+    and export settings stay the project's."""
 
     def ingest(params: dict) -> None:
         params["ingest"]["source"] = str(source_zip)
+        params["ingest"]["neither_source"] = str(neither_zip) if neither_zip else None
 
     def train(params: dict) -> None:
         params["variants"] = {name: params["variants"][name] for name in SMALL_VARIANTS}
@@ -285,12 +303,13 @@ def trained_project(
     project_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
     small_source_zip: Path,
+    small_neither_zip: Path,
     mobilenet_weights: Path,
 ) -> SmallProject:
     """A small project copy after a plain `kedro run` (every pipeline, ingest to export) on 300
     real photos, with its own SQLite MLflow store. Read-only for the tests that use it."""
     project = copy_project(project_root, tmp_path_factory.mktemp("trained") / "project")
-    make_small(project, small_source_zip, mobilenet_weights)
+    make_small(project, small_source_zip, mobilenet_weights, small_neither_zip)
     git_commit_all(project)
     run_kedro(project, ["__default__"])
     return SmallProject(project)
@@ -301,12 +320,13 @@ def reproduced_project(
     project_root: Path,
     tmp_path_factory: pytest.TempPathFactory,
     small_source_zip: Path,
+    small_neither_zip: Path,
     mobilenet_weights: Path,
 ) -> SmallProject:
     """A small project copy, a git repository, after `dvc repro` with bytecode on, its dvc.lock
     committed. Read-only: tests that change it work on `clone_project(...)`."""
     project = copy_project(project_root, tmp_path_factory.mktemp("reproduced") / "project")
-    make_small(project, small_source_zip, mobilenet_weights)
+    make_small(project, small_source_zip, mobilenet_weights, small_neither_zip)
     git_commit_all(project)
     dvc(project, "repro")
     git_commit_all(project, "dvc repro")

@@ -71,6 +71,17 @@ def test_features_are_what_the_classifier_reads(model_and_input):
     assert feature_model(model).input is model.input
 
 
+def test_a_transfer_models_features_are_its_pooled_backbone_features():
+    params = {"architecture": "transfer", "backbone": "mobilenet_v2", "weights": None}
+    model = build_model((64, 64, 3), params | {"head_dropout": 0.0})
+    images = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3)).astype("float32")
+    features = feature_model(model).predict(images, verbose=0)
+    assert features.shape == (2, 1280)
+    # The head's Dense on these features is the model's P(dog).
+    head = model.get_layer("head")
+    np.testing.assert_allclose(head.predict(features, verbose=0), model.predict(images, verbose=0))
+
+
 def test_mahalanobis_layers_compute_what_numpy_computes(model_and_input):
     model, model_input = model_and_input
     detector = fit_detector(model, model_input, {**SETTINGS, "detector": "mahalanobis"})

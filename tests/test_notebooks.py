@@ -27,5 +27,6 @@ def test_results_notebook_compares_every_variant(trained_project: SmallProject, 
         assert variant in table
     printed = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
     assert "Champion: " in printed
+    assert "neither_rejected" in printed and "pets_rejected" in printed  # transfer's detector
     figures = [o for o in outputs if "image/png" in o.get("data", {})]
-    assert len(figures) == 2  # the comparison chart and the training curves
+    assert len(figures) == 3  # the comparison chart, the training curves, the third answer

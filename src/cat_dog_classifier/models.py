@@ -87,7 +87,7 @@ def build_backbone(
     inputs = keras.Input(shape=input_shape, name="image")
     # training=False keeps batch normalisation in inference mode, also while fine-tuning
     features = network(preprocessing(inputs), training=False)
-    pooled = layers.GlobalAveragePooling2D()(features)
+    pooled = layers.GlobalAveragePooling2D(name="pooled_features")(features)
     return keras.Model(inputs, pooled, name=f"{name}_features")
 
 

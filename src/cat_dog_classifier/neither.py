@@ -27,8 +27,9 @@ DETECTORS = ("mahalanobis", "logistic")
 def feature_model(model: keras.Model) -> keras.Model:
     """The model up to the features its classifier reads: the backbone's pooled features
     (`transfer`), or the hidden Dense layer's activations (the CNNs)."""
-    if "head" in [layer.name for layer in model.layers]:  # transfer: a nested head on features
-        return keras.Model(model.input, model.get_layer("head").input)
+    names = [layer.name for layer in model.layers]
+    if "pooled_features" in names:  # transfer: the head reads the pooled backbone features
+        return keras.Model(model.input, model.get_layer("pooled_features").output)
     return keras.Model(model.input, model.get_layer("dog_probability").input)
 
 

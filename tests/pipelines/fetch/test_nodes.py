@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cat_dog_classifier.pipelines.fetch.nodes import fetch_source
+from cat_dog_classifier.pipelines.fetch.nodes import fetch_neither_source, fetch_source
 from tests.http_server import ARCHIVE, Files, sha256
 
 
@@ -56,3 +56,21 @@ def test_a_path_source_is_used_in_place(
     with pytest.raises(FileNotFoundError, match=r"absent\.zip' does not exist"):
         fetch_source(**params(server, archive, tmp_path, source=str(tmp_path / "absent.zip")))
     assert server.requests == []
+
+
+def test_neither_auto_takes_a_local_copy_or_turns_the_third_answer_off(
+    samples_dir: Path, tmp_path: Path
+) -> None:
+    others = str(samples_dir / "other")
+    empty = tmp_path / "no_neither_photos"
+    missing = str(tmp_path / "missing.zip")
+    assert fetch_neither_source("auto", [missing, others], str(empty)) == others
+    assert fetch_neither_source("auto", [missing], str(empty)) == str(empty)
+    assert empty.is_dir() and not any(empty.iterdir())
+    assert fetch_neither_source(None, [others], str(empty)) == str(empty)
+    assert fetch_neither_source(others, [], str(empty)) == others
+
+
+def test_a_neither_source_that_does_not_exist_fails_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"ingest\.neither_source .*missing\.zip"):
+        fetch_neither_source(str(tmp_path / "missing.zip"), [], str(tmp_path / "empty"))

@@ -11,15 +11,23 @@ from PIL import Image
 from cat_dog_classifier.pipelines.ingest.nodes import (
     MANIFEST_COLUMNS,
     inspect_images,
+    inspect_neither_images,
     reject_duplicates,
     summarise_ingestion,
 )
 from tests import odd_images
 
 
-def ingest(source: Path, workers: int | None = 2, **overrides) -> pd.DataFrame:
+def ingest(
+    source: Path, neither: Path | None = None, workers: int | None = 2, **overrides
+) -> pd.DataFrame:
     params = {"source": str(source), "min_side": 32, "max_pixels": 40_000_000, "workers": workers}
-    return reject_duplicates(inspect_images(str(source), params | overrides))
+    params |= overrides
+    pets = inspect_images(str(source), params)
+    others = pd.DataFrame(columns=MANIFEST_COLUMNS)
+    if neither is not None:
+        others = inspect_neither_images(str(neither), params)
+    return reject_duplicates(pets, others)
 
 
 def write(root: Path, files: dict[str, bytes]) -> Path:
@@ -231,3 +239,51 @@ def test_source_whose_every_image_is_broken_fails_with_the_reasons(tmp_path: Pat
     write(tmp_path, {"cat/a.jpg": b"", "dog/b.jpg": b"garbage"})
     with pytest.raises(ValueError, match=r"No usable image.*'empty_file': 1.*'not_an_image': 1"):
         ingest(tmp_path)
+
+
+def test_photos_of_other_things_are_labelled_neither_checked_and_reported(
+    samples_dir: Path, tmp_path: Path
+):
+    pets = write(
+        tmp_path / "pets",
+        {f"Cat/{p.name}": p.read_bytes() for p in (samples_dir / "cat").iterdir()}
+        | {f"Dog/{p.name}": p.read_bytes() for p in (samples_dir / "dog").iterdir()},
+    )
+    guitar = (samples_dir / "other/guitar.jpg").read_bytes()
+    others = write(
+        tmp_path / "others",
+        {
+            "any/depth/guitar.jpg": guitar,
+            "tent.jpg": (samples_dir / "other/tent.jpg").read_bytes(),
+            "broken.jpg": guitar[:300],
+            ".DS_Store": b"\0",
+            "copy_of_a_cat.jpg": next((samples_dir / "cat").iterdir()).read_bytes(),
+        },
+    )
+    manifest = ingest(pets, neither=zip_folder(others, tmp_path / "others.zip"))
+
+    neither = manifest[manifest["source"].str.endswith("others.zip")].set_index("path")
+    assert neither.loc["any/depth/guitar.jpg", ["label", "status"]].tolist() == ["neither", "ok"]
+    assert neither.loc["tent.jpg", "status"] == "ok"
+    assert neither.loc["broken.jpg", "status"] == "rejected"
+    assert neither.loc[".DS_Store", "reason"] == "os_junk"
+    # The same bytes as a cat: both copies rejected, whichever source they came from.
+    copies = manifest[manifest["sha256"] == neither.loc["copy_of_a_cat.jpg", "sha256"]]
+    assert set(copies["reason"]) == {"conflicting_labels"} and len(copies) == 2
+    report = summarise_ingestion(manifest)
+    assert report["labels"]["neither"] == 2
+    assert report["labels"]["cat"] == len(list((samples_dir / "cat").iterdir())) - 1
+
+
+def test_an_empty_neither_source_turns_the_third_answer_off_and_says_so(
+    samples_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    pets = write(
+        tmp_path / "pets",
+        {f"Cat/{p.name}": p.read_bytes() for p in (samples_dir / "cat").iterdir()}
+        | {f"Dog/{p.name}": p.read_bytes() for p in (samples_dir / "dog").iterdir()},
+    )
+    (tmp_path / "none").mkdir()
+    manifest = ingest(pets, neither=tmp_path / "none")
+    assert set(manifest["label"]) == {"cat", "dog"}
+    assert "the third answer, 'no cat or dog', is off" in caplog.text

@@ -11,7 +11,11 @@ import pytest
 
 from cat_dog_classifier.datasets import NpzDataset
 from cat_dog_classifier.images import prepare_files
-from cat_dog_classifier.pipelines.ingest.nodes import inspect_images, reject_duplicates
+from cat_dog_classifier.pipelines.ingest.nodes import (
+    inspect_images,
+    inspect_neither_images,
+    reject_duplicates,
+)
 from cat_dog_classifier.pipelines.preprocess import nodes
 from cat_dog_classifier.pipelines.preprocess.nodes import (
     preprocess_images,
@@ -20,19 +24,23 @@ from cat_dog_classifier.pipelines.preprocess.nodes import (
 )
 
 SPLIT = {"train": 0.8, "validation": 0.1, "test": 0.1, "seed": 42}
+NEITHER_SPLIT = {"train": 0.6, "validation": 0.2, "test": 0.2}
 GRAY100 = {"height": 100, "width": 100, "color_mode": "grayscale", "interpolation": "area"}
 RGB160 = {"height": 160, "width": 160, "color_mode": "rgb", "interpolation": "area"}
 
 
 @pytest.fixture(scope="module")
-def manifest(small_source_zip: Path) -> pd.DataFrame:
+def manifest(small_source_zip: Path, small_neither_zip: Path) -> pd.DataFrame:
     params = {"source": str(small_source_zip), "min_side": 32, "max_pixels": 10**7, "workers": 2}
-    return reject_duplicates(inspect_images(str(small_source_zip), params))
+    return reject_duplicates(
+        inspect_images(str(small_source_zip), params),
+        inspect_neither_images(str(small_neither_zip), params),
+    )
 
 
 @pytest.fixture(scope="module")
 def splits(manifest: pd.DataFrame) -> pd.DataFrame:
-    return split_images(manifest, SPLIT)
+    return split_images(manifest, SPLIT, NEITHER_SPLIT)
 
 
 def test_split_is_stratified_in_the_given_fractions(splits: pd.DataFrame) -> None:
@@ -44,28 +52,33 @@ def test_split_is_stratified_in_the_given_fractions(splits: pd.DataFrame) -> Non
         ("train", "dog"): 120,
         ("validation", "cat"): 15,
         ("validation", "dog"): 15,
+        ("train", "neither"): 60,
+        ("validation", "neither"): 20,
+        ("test", "neither"): 20,
     }
 
 
 def test_split_depends_on_seed_not_on_row_order(manifest: pd.DataFrame) -> None:
     shuffled = manifest.sample(frac=1, random_state=7)
-    same = split_images(shuffled, SPLIT)
-    pd.testing.assert_frame_equal(same, split_images(manifest, SPLIT))
-    other_seed = split_images(manifest, SPLIT | {"seed": 43})
+    same = split_images(shuffled, SPLIT, NEITHER_SPLIT)
+    pd.testing.assert_frame_equal(same, split_images(manifest, SPLIT, NEITHER_SPLIT))
+    other_seed = split_images(manifest, SPLIT | {"seed": 43}, NEITHER_SPLIT)
     assert (other_seed["split"] != same["split"]).any()
 
 
 def test_rejected_rows_get_no_split(manifest: pd.DataFrame) -> None:
     with_rejects = manifest.copy()
     with_rejects.loc[:4, ["status", "reason"]] = ["rejected", "corrupt"]
-    split = split_images(with_rejects, SPLIT)
+    split = split_images(with_rejects, SPLIT, NEITHER_SPLIT)
     assert (split.loc[:4, "split"] == "").all()
     assert (split.loc[5:, "split"] != "").all()
 
 
 def test_bad_fractions_are_refused(manifest: pd.DataFrame) -> None:
     with pytest.raises(ValueError, match="sum to 1"):
-        split_images(manifest, SPLIT | {"train": 0.9})
+        split_images(manifest, SPLIT | {"train": 0.9}, NEITHER_SPLIT)
+    with pytest.raises(ValueError, match="sum to 1"):
+        split_images(manifest, SPLIT, NEITHER_SPLIT | {"train": 0.7})
 
 
 def preprocess_and_save(
@@ -89,15 +102,20 @@ def gray100(splits: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> M
 
 def test_arrays_follow_the_model_input_contract(splits: pd.DataFrame, gray100: Mapping) -> None:
     sizes = {"train": 240, "validation": 30, "test": 30}
-    assert set(gray100) == {f"{s}_{k}" for s in sizes for k in ("images", "labels", "paths")}
+    keys = ("images", "labels", "paths", "neither_images", "neither_paths")
+    assert set(gray100) == {f"{split}_{key}" for split in sizes for key in keys}
     for split, size in sizes.items():
         assert gray100[f"{split}_images"].shape == (size, 100, 100, 1)
         assert gray100[f"{split}_images"].dtype == np.uint8
         assert gray100[f"{split}_labels"].dtype == np.uint8
         rows = splits[splits["split"] == split]
-        assert list(gray100[f"{split}_paths"]) == list(rows["path"])  # path order
-        expected = (rows["label"] == "dog").astype(np.uint8).to_numpy()
+        pets = rows[rows["label"] != "neither"]
+        assert list(gray100[f"{split}_paths"]) == list(pets["path"])  # path order
+        expected = (pets["label"] == "dog").astype(np.uint8).to_numpy()
         np.testing.assert_array_equal(gray100[f"{split}_labels"], expected)
+        others = rows[rows["label"] == "neither"]
+        assert list(gray100[f"{split}_neither_paths"]) == list(others["path"])
+        assert gray100[f"{split}_neither_images"].shape == (len(others), 100, 100, 1)
 
 
 def test_pixels_are_the_decoded_resized_photo(
@@ -115,6 +133,19 @@ def test_pixels_are_the_decoded_resized_photo(
     gray = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (100, 100), interpolation=area)
     index = list(gray100["test_paths"]).index(path)
     np.testing.assert_array_equal(gray100["test_images"][index, ..., 0], gray)
+
+
+def test_photos_of_other_things_are_read_from_their_own_source(
+    small_neither_zip: Path, gray100: Mapping
+) -> None:
+    path = str(gray100["validation_neither_paths"][5])
+    with zipfile.ZipFile(small_neither_zip) as archive:
+        encoded = np.frombuffer(archive.read(path), np.uint8)
+    gray = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
+    gray = cv2.resize(gray, (100, 100), interpolation=cv2.INTER_AREA).astype(int)
+    # Decoded at half size first (DCT scaling: 256 px photos for a 100 px set): a few levels off.
+    difference = np.abs(gray100["validation_neither_images"][5, ..., 0].astype(int) - gray)
+    assert difference.mean() < 1 and difference.max() <= 8
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
-"""Fetch pipeline: `kedro run --pipelines fetch` links the photos at data/01_raw/image_source."""
+"""Fetch pipeline: `kedro run --pipelines fetch` links the photos at data/01_raw/image_source,
+the photos of other things at data/01_raw/neither_source."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import fetch_source
+from .nodes import fetch_neither_source, fetch_source
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -17,6 +18,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 outputs="image_source",
                 name="fetch_source",
-            )
+            ),
+            Node(
+                func=fetch_neither_source,
+                inputs=[
+                    "params:ingest.neither_source",
+                    "params:ingest.neither_local_copies",
+                    "params:ingest.no_neither_photos",
+                ],
+                outputs="neither_source",
+                name="fetch_neither_source",
+            ),
         ]
     )

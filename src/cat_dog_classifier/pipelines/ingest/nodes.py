@@ -1,7 +1,9 @@
 """Ingestion: list every file of the source, label it from its path and check that it decodes."""
 
+import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -9,6 +11,7 @@ import pandas as pd
 
 from cat_dog_classifier.image_source import ImageSource, map_batches
 from cat_dog_classifier.images import check_files
+from cat_dog_classifier.labels import NEITHER
 
 LAYOUTS_UNDERSTOOD = (
     "Layouts understood: "
@@ -21,6 +24,7 @@ LAYOUTS_UNDERSTOOD = (
 CLASS_FOLDERS = {"cat": "cat", "cats": "cat", "dog": "dog", "dogs": "dog"}
 OXFORD_FILE_NAME = re.compile(r"[A-Za-z]+(?:_[A-Za-z]+)*_\d+\.\w+")
 OS_JUNK_NAMES = frozenset({".ds_store", "thumbs.db", "ehthumbs.db", "desktop.ini"})
+logger = logging.getLogger(__name__)
 MANIFEST_COLUMNS = [
     "source",
     "path",
@@ -41,41 +45,46 @@ def inspect_images(image_source: str, ingest: dict[str, Any]) -> pd.DataFrame:
     Fails at once, naming the source and the layouts understood, when the source is missing or
     no file sits where a layout expects a labelled image.
     """
-    location = image_source
-    try:
-        source = ImageSource(location)
-    except (FileNotFoundError, ValueError) as error:
-        raise ValueError(f"{error} {LAYOUTS_UNDERSTOOD}") from error
+    source = _open(image_source)
     with source:
         paths = source.list_files()
-        layout = find_layout(paths, location)
-        rows = {path: _label_row(location, path, layout) for path in paths}
-        candidates = [path for path, row in rows.items() if row["label"]]
-        check = partial(
-            check_files, max_pixels=int(ingest["max_pixels"]), min_side=int(ingest["min_side"])
-        )
-        batches = map_batches(
-            source, candidates, check, workers=ingest.get("workers"), description="ingest"
-        )
-        results = (result for batch in batches for result in batch)
-        for path, result in zip(candidates, results, strict=True):
-            rows[path].update(result)
-
-    manifest = pd.DataFrame(list(rows.values()), columns=MANIFEST_COLUMNS)
-    manifest["status"] = manifest["reason"].map(lambda reason: "rejected" if reason else "ok")
-    manifest[["width", "height"]] = manifest[["width", "height"]].astype("Int32")
+        layout = find_layout(paths, image_source)
+        manifest = _inspect(source, paths, partial(label_from_path, layout=layout), ingest)
     if not (manifest["status"] == "ok").any():
         reasons = dict(Counter(manifest["reason"]))
         raise ValueError(
-            f"No usable image in {location} ({len(paths)} files, rejected: {reasons}). "
+            f"No usable image in {image_source} ({len(paths)} files, rejected: {reasons}). "
             f"{LAYOUTS_UNDERSTOOD}"
         )
-    return manifest.sort_values("path", ignore_index=True, kind="stable")
+    return manifest
 
 
-def reject_duplicates(images: pd.DataFrame) -> pd.DataFrame:
-    """Keep the first (by path) of identical usable files; reject all copies labelled both ways."""
-    manifest = images.copy()
+def inspect_neither_images(neither_source: str, ingest: dict[str, Any]) -> pd.DataFrame:
+    """The manifest rows of the photos of neither cats nor dogs: every file of the source, in any
+    layout, labelled `neither` and checked as strictly as the pets. None: the third answer is off.
+    """
+    source = _open(neither_source)
+    with source:
+        paths = source.list_files()
+        manifest = _inspect(source, paths, lambda _: NEITHER, ingest)
+    usable = int((manifest["status"] == "ok").sum())
+    if usable:
+        logger.info("%d usable photos of other things in %s", usable, neither_source)
+    else:
+        logger.warning(
+            "No usable photo of other things in %s (ingest.neither_source): the third answer, "
+            "'no cat or dog', is off.",
+            neither_source,
+        )
+    return manifest
+
+
+def reject_duplicates(pet_images: pd.DataFrame, neither_images: pd.DataFrame) -> pd.DataFrame:
+    """One manifest of both sources, in path order: keep the first of identical usable files;
+    reject all copies labelled differently."""
+    parts = [part for part in (pet_images, neither_images) if len(part)]
+    manifest = pd.concat(parts, ignore_index=True) if parts else pet_images.copy()
+    manifest = manifest.sort_values("path", ignore_index=True, kind="stable")
     usable = manifest["status"] == "ok"
     hashes = manifest["sha256"].where(usable)
     labels_per_hash = manifest[usable].groupby("sha256")["label"].nunique()
@@ -84,7 +93,7 @@ def reject_duplicates(images: pd.DataFrame) -> pd.DataFrame:
     conflicting = usable & hashes.map(labels_per_hash).gt(1)
     duplicate = usable & ~conflicting & hashes.duplicated()
     manifest.loc[conflicting, "reason"] = "conflicting_labels"
-    manifest.loc[conflicting, "detail"] = "the same bytes are labelled both cat and dog"
+    manifest.loc[conflicting, "detail"] = "the same bytes are labelled differently"
     manifest.loc[duplicate, "reason"] = "duplicate"
     manifest.loc[duplicate, "detail"] = "same bytes as " + hashes[duplicate].map(first_path)
     manifest.loc[conflicting | duplicate, "status"] = "rejected"
@@ -133,7 +142,35 @@ def is_os_junk(path: str) -> bool:
     return name.lower() in OS_JUNK_NAMES or name.startswith("._") or "__MACOSX" in parts
 
 
-def _label_row(location: str, path: str, layout: str) -> dict[str, Any]:
+def _open(location: str) -> ImageSource:
+    try:
+        return ImageSource(location)
+    except (FileNotFoundError, ValueError) as error:
+        raise ValueError(f"{error} {LAYOUTS_UNDERSTOOD}") from error
+
+
+def _inspect(
+    source: ImageSource, paths: list[str], label_of: Callable[[str], str], ingest: dict[str, Any]
+) -> pd.DataFrame:
+    """Label every file of `paths` with `label_of`, then check the labelled ones (threads)."""
+    rows = {path: _label_row(source.location, path, label_of) for path in paths}
+    candidates = [path for path, row in rows.items() if row["label"]]
+    check = partial(
+        check_files, max_pixels=int(ingest["max_pixels"]), min_side=int(ingest["min_side"])
+    )
+    batches = map_batches(
+        source, candidates, check, workers=ingest.get("workers"), description="ingest"
+    )
+    results = (result for batch in batches for result in batch)
+    for path, result in zip(candidates, results, strict=True):
+        rows[path].update(result)
+    manifest = pd.DataFrame(list(rows.values()), columns=MANIFEST_COLUMNS)
+    manifest["status"] = manifest["reason"].map(lambda reason: "rejected" if reason else "ok")
+    manifest[["width", "height"]] = manifest[["width", "height"]].astype("Int32")
+    return manifest.sort_values("path", ignore_index=True, kind="stable")
+
+
+def _label_row(location: str, path: str, label_of: Callable[[str], str]) -> dict[str, Any]:
     """The manifest row of one file before it is read: labelled, or rejected by its path."""
     row = {
         "source": location,
@@ -155,10 +192,10 @@ def _label_row(location: str, path: str, layout: str) -> dict[str, Any]:
             reason="unreadable_name",
             detail="file name is not valid UTF-8",
         )
-    elif label := label_from_path(path, layout):
+    elif label := label_of(path):
         row["label"] = label
     else:
-        row.update(reason="unlabelled", detail=f"not where the {layout} layout expects")
+        row.update(reason="unlabelled", detail="not where the source's layout expects an image")
     return row
 
 

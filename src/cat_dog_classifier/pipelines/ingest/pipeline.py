@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import inspect_images, reject_duplicates, summarise_ingestion
+from .nodes import inspect_images, inspect_neither_images, reject_duplicates, summarise_ingestion
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,12 +11,18 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 func=inspect_images,
                 inputs=["image_source", "params:ingest"],
-                outputs="inspected_images",
+                outputs="inspected_pet_images",
                 name="inspect_images",
             ),
             Node(
+                func=inspect_neither_images,
+                inputs=["neither_source", "params:ingest"],
+                outputs="inspected_neither_images",
+                name="inspect_neither_images",
+            ),
+            Node(
                 func=reject_duplicates,
-                inputs="inspected_images",
+                inputs=["inspected_pet_images", "inspected_neither_images"],
                 outputs="image_manifest",
                 name="reject_duplicates",
             ),

@@ -11,28 +11,32 @@ import pandas as pd
 from cat_dog_classifier.datasets import StreamedArray
 from cat_dog_classifier.image_source import ImageSource, map_batches
 from cat_dog_classifier.images import CHANNELS, ImageSpec, prepare_files
+from cat_dog_classifier.labels import LABEL_CODES, LABELS, NEITHER
 
 SPLITS = ("train", "validation", "test")
-LABEL_CODES = {"cat": 0, "dog": 1}
 # Sets that fit in this much memory together are kept while another set streams to disk, so each
 # photo is decoded once for all of them; any other set is decoded again, in its own pass.
 MAX_KEPT_BYTES = 512 * 2**20
 
 
-def split_images(image_manifest: pd.DataFrame, split: dict[str, Any]) -> pd.DataFrame:
-    """Add a `split` column: train/validation/test per label in the given fractions, '' if rejected.
+def split_images(
+    image_manifest: pd.DataFrame, split: dict[str, Any], neither_split: dict[str, float]
+) -> pd.DataFrame:
+    """Add a `split` column: train/validation/test per label in the given fractions, '' if rejected;
+    the photos of other things (`neither`) in the fractions of `neither_split`.
 
     Each label's usable images, in path order, are shuffled by one generator seeded with
     `split["seed"]`, so the same manifest and seed always give the same split.
     """
-    fractions = {name: float(split[name]) for name in SPLITS}
-    if not np.isclose(sum(fractions.values()), 1.0) or min(fractions.values()) < 0:
-        raise ValueError(f"Split fractions must be non-negative and sum to 1, got {fractions}")
+    fractions_per_label = {
+        label: _fractions(neither_split if label == NEITHER else split) for label in LABEL_CODES
+    }
     manifest = image_manifest.sort_values("path", ignore_index=True, kind="stable")
     manifest["split"] = ""
     generator = np.random.default_rng(int(split["seed"]))
     usable = manifest["status"] == "ok"
     for label in sorted(manifest.loc[usable, "label"].unique()):
+        fractions = fractions_per_label[label]
         rows = manifest.index[usable & (manifest["label"] == label)]
         shuffled = rows[generator.permutation(len(rows))]
         n_test = round(len(rows) * fractions["test"])
@@ -43,6 +47,13 @@ def split_images(image_manifest: pd.DataFrame, split: dict[str, Any]) -> pd.Data
     return manifest
 
 
+def _fractions(split: dict[str, Any]) -> dict[str, float]:
+    fractions = {name: float(split[name]) for name in SPLITS}
+    if not np.isclose(sum(fractions.values()), 1.0) or min(fractions.values()) < 0:
+        raise ValueError(f"Split fractions must be non-negative and sum to 1, got {fractions}")
+    return fractions
+
+
 def preprocess_images(
     image_splits: pd.DataFrame,
     jpeg_dct_scaling: bool,
@@ -50,37 +61,55 @@ def preprocess_images(
     **images: dict[str, Any],
 ) -> dict[str, dict[str, np.ndarray | StreamedArray]]:
     """One set of `{split}_images/_labels/_paths` arrays per keyword, named by it and made with
-    its `image` parameters (height, width, color_mode, interpolation), by `workers` threads.
+    its `image` parameters (height, width, color_mode, interpolation), by `workers` threads, and
+    the photos of other things as `{split}_neither_images/_paths` (empty without any).
 
-    Images are (N, height, width, 1 or 3) uint8 (RGB order), labels uint8 (0 cat, 1 dog), paths
-    the manifest `path`; rows are in path order within each split. The images are streamed: they
-    are decoded while the dataset writes them, so a large set (1.9 GB for rgb160) is never held
-    whole. Each photo is decoded once for every set when the sets are saved largest first.
+    Images are (N, height, width, 1 or 3) uint8 (RGB order), labels uint8 (labels.LABEL_CODES),
+    paths the manifest `path`; rows are in path order within each split. The images are streamed:
+    they are decoded while the dataset writes them, so a large set (1.9 GB for rgb160) is never
+    held whole. Each photo is decoded once for every set when the sets are saved largest first.
     """
     specs = {name: image_spec(params, jpeg_dct_scaling) for name, params in images.items()}
     usable = image_splits[image_splits["status"] == "ok"]
-    locations = usable["source"].unique()
-    if len(locations) != 1:
-        raise ValueError(f"Expected one image source in the manifest, found {list(locations)}")
+    pets = usable[usable["label"].isin(LABELS)]
+    others = usable[usable["label"] == NEITHER]
     sizes = {name: len(usable) * math.prod(spec.shape) for name, spec in specs.items()}
     keepable = sets_to_keep(sizes)
 
-    # Open until the arrays are garbage-collected: they read from it while they are written.
-    source = ImageSource(locations[0])
     sets: dict[str, dict[str, np.ndarray | StreamedArray]] = {name: {} for name in specs}
-    for split in SPLITS:
-        rows = usable[usable["split"] == split]
-        files = list(zip(rows["path"], rows["sha256"], strict=True))
-        pixels = SplitPixels(source, files, specs, keepable, workers=workers, split=split)
-        for name, spec in specs.items():
-            sets[name][f"{split}_images"] = StreamedArray(
-                shape=(len(rows), *spec.shape),
-                dtype=np.dtype(np.uint8),
-                chunks=partial(pixels.chunks, name),
+    for prefix, rows in (("", pets), ("neither_", others)):
+        # Open until the arrays are garbage-collected: they read from it while they are written.
+        source = _one_source(rows, required=not prefix)
+        for split in SPLITS:
+            in_split = rows[rows["split"] == split]
+            files = list(zip(in_split["path"], in_split["sha256"], strict=True))
+            pixels = SplitPixels(
+                source,
+                files,
+                specs,
+                keepable,
+                workers=workers,
+                split=f"{split} {prefix.rstrip('_')}".strip(),
             )
-            sets[name][f"{split}_labels"] = rows["label"].map(LABEL_CODES).to_numpy(np.uint8)
-            sets[name][f"{split}_paths"] = rows["path"].to_numpy(dtype=str)
+            for name, spec in specs.items():
+                sets[name][f"{split}_{prefix}images"] = StreamedArray(
+                    shape=(len(in_split), *spec.shape),
+                    dtype=np.dtype(np.uint8),
+                    chunks=partial(pixels.chunks, name),
+                )
+                if not prefix:
+                    labels = in_split["label"].map(LABEL_CODES).to_numpy(np.uint8)
+                    sets[name][f"{split}_labels"] = labels
+                sets[name][f"{split}_{prefix}paths"] = in_split["path"].to_numpy(dtype=str)
     return sets
+
+
+def _one_source(rows: pd.DataFrame, required: bool) -> ImageSource | None:
+    """The one image source the rows come from (None for no rows, unless `required`)."""
+    locations = rows["source"].unique()
+    if len(locations) > 1 or (required and len(locations) != 1):
+        raise ValueError(f"Expected one image source in the manifest, found {list(locations)}")
+    return ImageSource(locations[0]) if len(locations) else None
 
 
 def image_spec(image: dict[str, Any], dct_scaling: bool) -> ImageSpec:
@@ -117,7 +146,7 @@ class SplitPixels:
 
     def __init__(
         self,
-        source: ImageSource,
+        source: ImageSource | None,
         files: list[tuple[str, str]],
         specs: dict[str, ImageSpec],
         keepable: frozenset[str],

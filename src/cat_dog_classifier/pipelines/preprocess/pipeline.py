@@ -16,7 +16,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 func=split_images,
-                inputs=["image_manifest", "params:preprocess.split"],
+                inputs=[
+                    "image_manifest",
+                    "params:preprocess.split",
+                    "params:preprocess.neither_split",
+                ],
                 outputs="image_splits",
                 name="split_images",
             ),
