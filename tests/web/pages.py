@@ -87,10 +87,43 @@ def training_input(photo: Path, entry: dict) -> np.ndarray:
     return preprocess_image(photo.read_bytes(), spec)
 
 
-def label(dog: float, band: tuple[float, float] = BAND) -> str:
-    """The page's answer for P(dog), as its view.js decides it."""
+def label(
+    dog: float,
+    band: tuple[float, float] = BAND,
+    neither: float | None = None,
+    neither_threshold: float | None = None,
+) -> str:
+    """The page's answer, as its view.js decides it: "neither" when the model has the third answer
+    and its score reaches the manifest's threshold, else by P(dog) and the "not sure" band."""
+    if neither is not None and neither >= neither_threshold:
+        return "neither"
     low, high = band
     return "dog" if dog >= high else "cat" if dog <= low else "unsure"
+
+
+def possible_labels(
+    dog: float,
+    tolerance: float,
+    neither: float | None = None,
+    neither_threshold: float | None = None,
+) -> set[str]:
+    """The page's answers for any P(dog) and "neither" score within `tolerance` of these (at the
+    default band): one answer, or two where a score lies that close to a boundary."""
+    neithers = [None] if neither is None else [neither - tolerance, neither + tolerance]
+    return {
+        label(d, BAND, n, neither_threshold)
+        for d in (dog - tolerance, dog + tolerance)
+        for n in neithers
+    }
+
+
+def keras_outputs(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A Keras model's P(dog) per image, and its "neither" score where it has that second output
+    (a dict of named outputs, as training builds it)."""
+    outputs = model.predict(images.astype("float32"), verbose=0)
+    if isinstance(outputs, dict):
+        return outputs["dog_probability"].ravel(), outputs["neither_score"].ravel()
+    return outputs.ravel(), None
 
 
 def splitting_band(probabilities: np.ndarray) -> tuple[tuple[float, float], float]:
