@@ -1,15 +1,22 @@
-"""Per-frame TF.js inference latency of every exported model, per backend, in headless Chromium.
+"""The shipped page's speed and memory, per exported model and TF.js backend, in headless Chromium.
 
     python benchmarks/web_latency.py     # web/ as `kedro run --pipelines export` left it
     python benchmarks/web_latency.py --frames 300 --backends wasm cpu
 
-For each model in web/models/manifest.json and each backend (WASM, CPU, WebGL) the page is
-served by web/serve.py, opened in /usr/bin/chromium, and times `--frames` runs of the model on a
-real photo after a warm-up (model only: input upload from the preprocessed pixels to the
-probability read back). It also times the whole live frame (640x480 capture, preprocessing,
-model) in the page's camera loop, fed by a fake camera. Headless Chromium has no GPU: its WebGL
-is SwiftShader, which the page itself skips unless asked for it (?backend=webgl).
-Prints a table and writes benchmarks/results/web_latency.md.
+The models are measured as exported (web/models/manifest.json: float16 for the CNNs, float32 for
+`transfer`), the page served by web/serve.py, in /usr/bin/chromium with a fake camera showing a
+real photo at 640x480. Per model and backend:
+- model: one inference on that photo's preprocessed pixels (upload to read-back), `--frames` runs
+  after `--warmup`;
+- live: the page as users run it, camera on at the default interval (20 ms), warm: the frames
+  classified after its first `--settle` seconds, each from the frame's arrival to the answer shown
+  (read, preprocess, model, view);
+- heap: JS heap growth over 1,000 frames of the loop's own work (`--heap-frames`), read through the
+  DevTools protocol after a full garbage collection (WASM only: the backend pages use);
+- first load: bytes over the network and seconds from navigation to the model ready, from an
+  empty cache (WASM).
+Headless Chromium has no GPU: its WebGL is SwiftShader, which the page skips unless asked
+(?backend=webgl). Prints a table and writes benchmarks/results/web_latency.md.
 """
 
 import argparse
@@ -20,11 +27,14 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from cat_dog_classifier.images import ImageSpec, preprocess_image
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -37,14 +47,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
+    # No GPU here: WebGL on SwiftShader, as the page's tests run it.
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
 ]
-# label -> page query
-BACKENDS = {
-    "wasm": "backend=wasm",
-    "cpu": "backend=cpu",
-    "webgl": "backend=webgl",
-}
+BACKENDS = ("wasm", "cpu", "webgl")
 PHOTO = ROOT.parent / "shared" / "samples" / "dog" / "dog.jpeg"
+TIMEOUT_MS = 600_000
 
 
 def camera_video(directory: Path) -> Path:
@@ -56,10 +65,24 @@ def camera_video(directory: Path) -> Path:
     return path
 
 
-def model_latencies(page: Page, frames: int, warmup: int) -> list[float]:
+def open_page(browser: Browser, url: str) -> Page | str:
+    """The page at `url` with its model ready, or the page's error message."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_function(
+        "() => window.catDogDebug && (catDogDebug.snapshot().model || catDogDebug.snapshot().error)"
+    )
+    error = page.evaluate("catDogDebug.snapshot().error")
+    if error:
+        page.context.close()
+        return error
+    return page
+
+
+def model_latencies(page: Page, values: list[float], frames: int, warmup: int) -> list[float]:
     return page.evaluate(
-        """async ([url, frames, warmup]) => {
-            const values = await catDogDebug.preprocessUrl(url);
+        """async ([values, frames, warmup]) => {
             const times = [];
             for (let i = 0; i < warmup + frames; i++) {
                 const { ms } = await catDogDebug.predict(values);
@@ -67,38 +90,86 @@ def model_latencies(page: Page, frames: int, warmup: int) -> list[float]:
             }
             return times;
         }""",
-        [f"samples/{PHOTO.name}", frames, warmup],
+        [values, frames, warmup],
     )
 
 
-def wait_for_model(page: Page, url: str) -> str | None:
-    """Open the page; return its error message if the backend or the model did not start."""
+def live_frames(page: Page, settle_s: float, frames: int) -> tuple[list[float], float]:
+    """Per-frame times (arrival to answer) of the live loop after `settle_s`, and frames/s."""
+    page.wait_for_function("() => catDogDebug.snapshot().loop.frames > 0")
+    page.wait_for_timeout(settle_s * 1000)
+    first = page.evaluate("catDogDebug.snapshot().loop.frames")
+    started = time.perf_counter()
+    wanted = min(frames, 250)  # the page logs its last 256 frames
+    page.wait_for_function(f"() => catDogDebug.snapshot().loop.frames >= {first + wanted}")
+    rate = wanted / (time.perf_counter() - started)
+    log = page.evaluate("catDogDebug.recentFrames()")
+    times = [end - start for start, end in zip(log["start"], log["end"], strict=True)]
+    return times[-wanted:], rate
+
+
+def heap_growth(page: Page, frames: int) -> float:
+    """Bytes the JS heap grew over `frames` frames of the loop's work, after a warm-up."""
+    devtools = page.context.new_cdp_session(page)
+
+    def used() -> int:
+        reads = []
+        for _ in range(3):  # reads after a collection wander by a few hundred kB: the least
+            devtools.send("HeapProfiler.collectGarbage")
+            reads.append(devtools.send("Runtime.getHeapUsage")["usedSize"])
+        return min(reads)
+
+    page.evaluate("n => catDogDebug.runFrames(n)", max(frames // 10, 50))
+    before = used()
+    page.evaluate("n => catDogDebug.runFrames(n)", frames)
+    return used() - before
+
+
+def first_load(browser: Browser, url: str) -> tuple[int, float]:
+    """Bytes received and seconds until the model is ready, from an empty cache, without the
+    service worker (it would serve the page's requests and hide them from this count)."""
+    context = browser.new_context(service_workers="block")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    devtools = context.new_cdp_session(page)
+    devtools.send("Network.enable")
+    received: list[int] = []
+    devtools.on("Network.loadingFinished", lambda done: received.append(done["encodedDataLength"]))
+    started = time.perf_counter()
     page.goto(url)
-    page.wait_for_function(
-        "window.catDogDebug && (catDogDebug.snapshot().model || catDogDebug.snapshot().error)",
-        timeout=120_000,
-    )
-    return page.evaluate("catDogDebug.snapshot().error")
+    page.wait_for_function("() => window.catDogDebug && catDogDebug.snapshot().model")
+    seconds = time.perf_counter() - started
+    context.close()
+    return sum(received), seconds
 
 
-def measure(page: Page, url: str, frames: int, warmup: int) -> dict:
-    error = wait_for_model(page, f"{url}&camera=off")
-    if error:
-        return {"error": error}
-    model_ms = model_latencies(page, frames, warmup)
-    backend = page.inner_text("#backend")
-    wait_for_model(page, url)  # now with the camera and the live loop
-    live_frames = min(frames, 50)
-    page.wait_for_function(
-        f"catDogDebug.snapshot().recentFrameMs.length >= {live_frames + 5}", timeout=300_000
+def offline_copy(browser: Browser, url: str) -> int:
+    """Bytes the service worker keeps for offline use (fetched in the background on a first
+    visit): the page, TF.js, its WASM binaries and every exported model."""
+    page = browser.new_context().new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(url)
+    return page.evaluate(
+        """async () => {
+            await navigator.serviceWorker.ready;
+            const complete = async () => {
+                for (const name of await caches.keys()) {
+                    if (name.startsWith("cat-dog-models-") &&
+                        await (await caches.open(name)).match("models/manifest.json")) return true;
+                }
+                return false;
+            };
+            while (!(await complete())) await new Promise((done) => setTimeout(done, 250));
+            let bytes = 0;
+            for (const name of await caches.keys()) {
+                const cache = await caches.open(name);
+                for (const request of await cache.keys()) {
+                    bytes += (await (await cache.match(request)).arrayBuffer()).byteLength;
+                }
+            }
+            return bytes;
+        }"""
     )
-    frame_ms = page.evaluate("catDogDebug.snapshot().recentFrameMs")[5:]
-    return {
-        "backend": backend,
-        "p50": float(np.percentile(model_ms, 50)),
-        "p95": float(np.percentile(model_ms, 95)),
-        "frame_p50": float(np.percentile(frame_ms, 50)),
-    }
 
 
 def machine() -> str:
@@ -111,12 +182,63 @@ def machine() -> str:
     return f"{cpu}, {len(os.sched_getaffinity(0))} cores usable, {chromium.strip()}"
 
 
+def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) -> dict:
+    model_input = entry["input"]
+    spec = ImageSpec(model_input["height"], model_input["width"], model_input["color_mode"], "area")
+    values = preprocess_image(PHOTO.read_bytes(), spec).ravel().tolist()
+    url = f"{base}?model={entry['id']}&backend={backend}"
+    page = open_page(browser, f"{url}&camera=off")
+    if isinstance(page, str):
+        return {"error": page}
+    model_ms = model_latencies(page, values, args.frames, args.warmup)
+    page.context.close()
+    page = open_page(browser, url)  # camera on, the default interval
+    live_ms, rate = live_frames(page, args.settle, args.frames)
+    result = {
+        "backend": page.inner_text("#backend"),
+        "p50": float(np.percentile(model_ms, 50)),
+        "p95": float(np.percentile(model_ms, 95)),
+        "live_p50": float(np.percentile(live_ms, 50)),
+        "live_p95": float(np.percentile(live_ms, 95)),
+        "fps": rate,
+    }
+    if backend == "wasm":
+        result["heap_kb"] = heap_growth(page, args.heap_frames) / 1024 * 1000 / args.heap_frames
+        result["load_bytes"], result["load_s"] = first_load(browser, f"{url}&camera=off")
+    page.context.close()
+    return result
+
+
+def table(rows: list[tuple[dict, str, dict]]) -> list[str]:
+    lines = [
+        "| model | export | size (MB) | backend | model p50 / p95 (ms) | live p50 / p95 (ms) "
+        "| live frames/s | heap growth per 1,000 frames (kB) | first load (MB, s) |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for entry, backend, result in rows:
+        export = "float16" if entry["quantization"] == "float16" else "float32"
+        head = f"| {entry['id']} | {export} | {entry['size_bytes'] / 1e6:.2f} |"
+        if "error" in result:
+            lines.append(f"{head} {backend} | unavailable: {result['error']} | | | | |")
+            continue
+        heap = f"{result['heap_kb']:+.0f}" if "heap_kb" in result else ""
+        load = f"{result['load_bytes'] / 1e6:.1f}, {result['load_s']:.1f}" if heap else ""
+        lines.append(
+            f"{head} {result['backend']} | {result['p50']:.1f} / {result['p95']:.1f} "
+            f"| {result['live_p50']:.1f} / {result['live_p95']:.1f} | {result['fps']:.0f} "
+            f"| {heap} | {load} |"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--web-dir", type=Path, default=ROOT / "web")
-    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--backends", nargs="+", choices=list(BACKENDS), default=list(BACKENDS))
+    parser.add_argument("--settle", type=float, default=10.0, help="seconds of live camera first")
+    parser.add_argument("--heap-frames", type=int, default=1000)
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/web_latency.md")
     args = parser.parse_args()
 
@@ -124,9 +246,6 @@ def main() -> None:
     if not manifest_path.is_file():
         sys.exit(f"{manifest_path} is missing: run `kedro run --pipelines export` first")
     manifest = json.loads(manifest_path.read_text())
-    samples = args.web_dir / "samples"
-    samples.mkdir(exist_ok=True)
-    (samples / PHOTO.name).write_bytes(PHOTO.read_bytes())  # served from the page's own origin
 
     server = subprocess.Popen(
         [
@@ -147,47 +266,31 @@ def main() -> None:
                 args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
             )
             for entry in manifest["models"]:
-                for label in args.backends:
-                    page = browser.new_page()
-                    url = f"{base}?model={entry['id']}&interval=1&{BACKENDS[label]}"
-                    result = measure(page, url, args.frames, args.warmup)
-                    page.close()
-                    rows.append((entry, label, result))
-                    print(entry["id"], label, result, flush=True)
+                for backend in args.backends:
+                    result = measure_model(browser, base, entry, backend, args)
+                    rows.append((entry, backend, result))
+                    print(entry["id"], backend, result, flush=True)
+            offline_bytes = offline_copy(browser, f"{base}?camera=off")
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
-        (samples / PHOTO.name).unlink()
-        if not any(samples.iterdir()):
-            samples.rmdir()
 
-    lines = [
-        "| model | version | size (MB) | backend | model p50 (ms) | model p95 (ms) "
-        "| live frame p50 (ms) |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: |",
-    ]
-    for entry, label, result in rows:
-        size = f"{entry['size_bytes'] / 1e6:.2f}"
-        head = f"| {entry['id']} | {entry['version']} | {size} |"
-        if "error" in result:
-            lines.append(f"{head} {label} | unavailable: {result['error']} | | |")
-        else:
-            lines.append(
-                f"{head} {result['backend']} | {result['p50']:.2f} | {result['p95']:.2f} "
-                f"| {result['frame_p50']:.2f} |"
-            )
+    command = " ".join(["python benchmarks/web_latency.py", *sys.argv[1:]])
     report = "\n".join(
         [
-            "# TF.js latency in headless Chromium",
+            "# The page's speed and memory in headless Chromium",
             "",
-            f"Command: `python benchmarks/web_latency.py --frames {args.frames}`. "
-            f"Machine: {machine()}."
-            " Model: one 1-image inference on a real photo, input upload to read-back,"
-            f" {args.frames} runs after {args.warmup} warm-up. Live frame: the page's"
-            " camera loop (640x480 capture, preprocessing, model, read-back).",
+            f"Command: `{command}`. Machine: {machine()}.",
+            f"Model: one inference on a real photo, upload to read-back, {args.frames} runs after"
+            f" {args.warmup} warm-up. Live: the page with the camera on (640x480, default"
+            f" interval), frames after its first {args.settle:g} s, arrival to answer shown."
+            f" Heap: JS heap after {args.heap_frames} frames of the loop's work minus before,"
+            " after full collections, scaled to 1,000 frames. First load: from an empty cache to"
+            " the model ready, without the service worker, which then keeps an offline copy of"
+            f" {offline_bytes / 1e6:.1f} MB (the page, TF.js, WASM and every exported model).",
             "",
-            *lines,
+            *table(rows),
             "",
         ]
     )

@@ -1,269 +1,177 @@
-// The camera page: camera and photo input, the classification loop, and everything it shows.
+// The camera page: state, and the wiring between settings, camera, photos, the model, the loop and the view.
+import { cameraAvailable, cameraErrorText, listCameras, NO_CAMERA_ACCESS, openCamera } from "./camera.js";
+import { loadModel, predict, startBackend } from "./classifier.js";
+import { FrameReader, photoPixels } from "./frames.js";
+import { FrameLoop } from "./loop.js";
+import { Preprocessor } from "./preprocess.js";
+import { parseBand, parseInterval, readSettings } from "./settings.js";
 import {
-  frameToImageData,
-  loadModel,
-  predictDog,
-  preprocess,
-  startBackend,
-} from "./classifier.js";
+  addNotes,
+  clearMessage,
+  describeLineage,
+  describeModel,
+  labelFor,
+  modelOption,
+  ResultView,
+  showMessage,
+  ui,
+} from "./view.js";
 
 const tf = globalThis.tf;
-const $ = (id) => document.getElementById(id);
-const query = new URLSearchParams(location.search);
 const MANIFEST_URL = new URL("models/manifest.json", document.baseURI);
-
-const settings = {
-  intervalMs: Number(query.get("interval") ?? 20),
-  low: Number(query.get("low") ?? 0.35),
-  high: Number(query.get("high") ?? 0.65),
-};
+const { settings, notes } = readSettings(new URLSearchParams(location.search));
 
 const state = {
   backend: null,
+  renderer: null,
   manifest: null,
   entry: null, // the manifest entry of the model in use
-  model: null,
+  loaded: null, // what classifier.predict takes
+  preprocessor: null,
   stream: null,
   live: false, // classifying the camera (false while a dropped photo is shown)
-  busy: false, // an inference is running: the loop skips its ticks meanwhile
-  frames: 0,
-  skippedTicks: 0,
-  last: null, // { label, probability, ms, source }
-  recentFrameMs: [], // the last camera frames' times (capture to probability), for the benchmark
+  classified: 0, // camera frames and photos
+  last: { label: null, dog: NaN, neither: null, ms: NaN, source: null, width: 0, height: 0 },
   error: null,
 };
-const canvas = document.createElement("canvas");
-let timer = null;
-let frameTimes = [];
+const reader = new FrameReader();
+const view = new ResultView();
+const loop = new FrameLoop(ui.preview, classifyCameraFrame, {
+  minIntervalMs: settings.intervalMs,
+  onError: (error) => fail(`Classification failed: ${error.message}`),
+});
 
-function showMessage(text, kind = "error") {
-  const box = $("message");
-  box.textContent = text;
-  box.className = kind;
-  box.hidden = false;
-  if (kind === "error") state.error = text;
+function fail(text) {
+  state.error = text;
+  showMessage(text);
 }
 
-function clearMessage() {
-  $("message").hidden = true;
-  state.error = null;
+function clearError(matching) {
+  if (state.error && matching.test(state.error)) {
+    state.error = null;
+    clearMessage();
+  }
 }
 
-function labelFor(probability) {
-  if (probability >= settings.high) return "dog";
-  if (probability <= settings.low) return "cat";
-  return "not sure";
+// One classification of RGBA pixels; `started` is when reading them began. Allocates nothing per frame.
+async function classifyPixels(pixels, width, height, source, started) {
+  const input = state.preprocessor.run(pixels, width, height);
+  const { dog, neither } = await predict(state.loaded, input);
+  const label = labelFor(dog, neither, state.loaded.neitherThreshold, settings);
+  const last = state.last;
+  last.label = label;
+  last.dog = dog;
+  last.neither = neither;
+  last.ms = performance.now() - started;
+  last.source = source;
+  last.width = width;
+  last.height = height;
+  state.classified += 1;
+  view.show(label, dog, neither, source);
+  view.showStats(last.ms, loop.frames, source === "camera");
 }
 
-function showResult(probability, ms, source) {
-  const label = labelFor(probability);
-  state.last = { label, probability, ms, source };
-  $("label").textContent = label;
-  $("label").className = `label-${label === "not sure" ? "unsure" : label}`;
-  $("bar-fill").style.width = `${(probability * 100).toFixed(1)}%`;
-  $("probability").textContent = `P(dog) ${probability.toFixed(3)}`;
-  $("inference-ms").textContent = `${ms.toFixed(1)} ms`;
-  $("source").textContent = source;
-}
-
-function showBand() {
-  $("band").style.left = `${settings.low * 100}%`;
-  $("band").style.width = `${(settings.high - settings.low) * 100}%`;
-}
-
-async function classify(source, sourceName) {
+// The loop's work per camera frame: read it into the reused buffer, preprocess, classify, show.
+async function classifyCameraFrame() {
   const started = performance.now();
-  const values = preprocess(frameToImageData(source, canvas), state.entry.input);
-  const probability = await predictDog(state.model, values, state.entry.input);
-  showResult(probability, performance.now() - started, sourceName);
-  state.frames += 1;
-}
-
-// The live loop: one tick every `intervalMs`; a tick that finds the previous inference running is skipped.
-async function tick() {
-  const video = $("preview");
-  if (!state.live || !state.model || video.readyState < 2) return;
-  if (state.busy) {
-    state.skippedTicks += 1;
-    return;
-  }
-  state.busy = true;
-  try {
-    await classify(video, "camera");
-    state.recentFrameMs = [...state.recentFrameMs.slice(-499), state.last.ms];
-    const now = performance.now();
-    frameTimes = frameTimes.filter((t) => now - t < 1000);
-    frameTimes.push(now);
-    $("fps").textContent = String(frameTimes.length);
-  } catch (error) {
-    stopLoop();
-    showMessage(`Classification failed: ${error.message}`);
-  } finally {
-    state.busy = false;
-  }
-}
-
-function startLoop() {
-  stopLoop();
-  timer = setInterval(tick, settings.intervalMs);
-}
-
-function stopLoop() {
-  clearInterval(timer);
-  timer = null;
-}
-
-function cameraErrorText(error) {
-  switch (error.name) {
-    case "NotAllowedError":
-    case "SecurityError":
-      return "Camera permission was denied. Allow the camera for this site, or classify a photo: drop it here or use “Photo…”.";
-    case "NotFoundError":
-    case "OverconstrainedError":
-      return "No camera was found. Classify a photo instead: drop it here or use “Photo…”.";
-    case "NotReadableError":
-      return "The camera is in use by another application. Close it and press “Resume camera”, or classify a photo.";
-    default:
-      return `The camera could not start (${error.name}: ${error.message}). Classify a photo instead.`;
-  }
+  const pixels = await reader.read(ui.preview);
+  await classifyPixels(pixels, reader.width, reader.height, "camera", started);
 }
 
 async function startCamera(deviceId) {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    showMessage(
-      "This page has no camera access here: browsers allow cameras only on https:// or http://localhost. " +
-        "Classify a photo instead: drop it here or use “Photo…”.",
-    );
+  if (!cameraAvailable()) {
+    fail(NO_CAMERA_ACCESS);
     return;
   }
+  await loop.stopped();
   state.stream?.getTracks().forEach((track) => track.stop());
-  const video = deviceId
-    ? { deviceId: { exact: deviceId }, width: { ideal: 640 }, height: { ideal: 480 } }
-    : { facingMode: { ideal: "environment" }, width: { ideal: 640 }, height: { ideal: 480 } };
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+    state.stream = await openCamera(deviceId);
   } catch (error) {
     state.stream = null;
-    showMessage(cameraErrorText(error));
+    fail(cameraErrorText(error));
     return;
   }
-  $("preview").srcObject = state.stream;
-  $("preview").hidden = false;
-  $("photo").hidden = true;
-  clearMessageIfCamera();
+  ui.preview.srcObject = state.stream;
+  ui.preview.hidden = false;
+  ui.photo.hidden = true;
+  clearError(/camera/i);
   state.live = true;
-  await listCameras();
-  startLoop();
+  await showCameras();
+  if (state.loaded) loop.start();
 }
 
-function clearMessageIfCamera() {
-  if (state.error?.includes("camera") || state.error?.includes("Camera")) clearMessage();
-}
-
-// Device labels are only readable once permission is granted, so the picker fills after the first start.
-async function listCameras() {
-  const select = $("camera-select");
-  const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+async function showCameras() {
+  const cameras = await listCameras();
   const current = state.stream?.getVideoTracks()[0]?.getSettings().deviceId;
-  select.replaceChildren(
-    ...cameras.map((camera, i) => new Option(camera.label || `Camera ${i + 1}`, camera.deviceId, false, camera.deviceId === current)),
+  ui.cameraSelect.replaceChildren(
+    ...cameras.map((camera) => new Option(camera.label, camera.deviceId, false, camera.deviceId === current)),
   );
-  select.disabled = cameras.length < 2;
+  ui.cameraSelect.disabled = cameras.length < 2;
 }
 
 async function classifyPhoto(file) {
   if (!file) return;
   if (!file.type.startsWith("image/")) {
-    showMessage(`${file.name} is not an image.`);
+    fail(`${file.name} is not an image.`);
     return;
   }
-  if (!state.model) {
-    showMessage("No model is loaded, so the photo cannot be classified.");
+  if (!state.loaded) {
+    fail("No model is loaded, so the photo cannot be classified.");
     return;
   }
-  let bitmap;
+  const started = performance.now();
+  let photo;
   try {
-    // Raw decoded pixels (no colour-profile conversion), upright per EXIF: what training's decoder reads.
-    bitmap = await createImageBitmap(file, { colorSpaceConversion: "none", imageOrientation: "from-image" });
+    photo = await photoPixels(file);
   } catch {
-    showMessage(`${file.name} could not be decoded as an image.`);
+    fail(`${file.name} could not be decoded as an image.`);
     return;
   }
   state.live = false;
-  stopLoop();
-  const photo = $("photo");
-  URL.revokeObjectURL(photo.src);
-  photo.src = URL.createObjectURL(file);
-  photo.hidden = false;
-  $("preview").hidden = true;
-  $("fps").textContent = "—";
+  await loop.stopped();
+  URL.revokeObjectURL(ui.photo.src);
+  ui.photo.src = URL.createObjectURL(file);
+  ui.photo.hidden = false;
+  ui.preview.hidden = true;
   try {
-    await classify(bitmap, `photo ${file.name}`);
-    if (state.error) clearMessage();
+    await classifyPixels(photo.data, photo.width, photo.height, `photo ${file.name}`, started);
+    clearError(/./);
   } catch (error) {
-    showMessage(`Classifying ${file.name} failed: ${error.message}`);
-  } finally {
-    bitmap.close();
+    fail(`Classifying ${file.name} failed: ${error.message}`);
   }
-}
-
-function describeModel(entry) {
-  const accuracy = entry.metrics?.test_accuracy;
-  const parts = [
-    `${entry.variant}`,
-    `${entry.registered_model_name} v${entry.version}`,
-    entry.aliases.length ? `@${entry.aliases.join(", @")}` : null,
-    accuracy === undefined ? "test accuracy n/a" : `test accuracy ${(accuracy * 100).toFixed(1)}%`,
-    `${entry.input.width}x${entry.input.height} ${entry.input.color_mode}`,
-    entry.quantization !== "none" ? entry.quantization : null,
-    `${(entry.size_bytes / 1e6).toFixed(1)} MB`,
-  ];
-  return parts.filter(Boolean).join(" · ");
-}
-
-// Where the model comes from, in two hops: its MLflow runs, and their git commit and data hash.
-function describeLineage(entry) {
-  const short = (value, length = 8) => (value ? String(value).slice(0, length) : "unknown");
-  const commit = `commit ${short(entry.git_commit, 7)}${entry.git_dirty === "true" ? " (uncommitted changes)" : ""}`;
-  return [
-    `model MD5 ${short(entry.model_md5)}`,
-    `trained in run ${short(entry.training_run_id)}`,
-    `registered in run ${short(entry.registered_run_id)}`,
-    commit,
-    `data ${short(entry.data_md5)}`,
-  ].join(" · ");
 }
 
 async function useModel(id) {
   const entry = state.manifest.models.find((m) => m.id === id);
   if (!entry) {
-    showMessage(`No model “${id}” in the manifest; exported: ${state.manifest.models.map((m) => m.id).join(", ")}.`);
+    fail(`No model “${id}” in the manifest; exported: ${state.manifest.models.map((m) => m.id).join(", ")}.`);
     return;
   }
   const { interpolation, keep_aspect_ratio: keepAspect } = entry.input.resize;
   if (interpolation !== "area" || keepAspect) {
-    showMessage(`Model ${id} expects ${interpolation} resizing${keepAspect ? " keeping the aspect ratio" : ""}; this page implements only training's INTER_AREA stretch.`);
+    fail(`Model ${id} expects ${interpolation} resizing${keepAspect ? " keeping the aspect ratio" : ""}; this page implements only training's INTER_AREA stretch.`);
     return;
   }
-  const wasLive = state.live;
-  stopLoop();
-  state.model?.dispose();
-  state.model = null;
+  await loop.stopped();
+  if (state.loaded) tf.dispose(state.loaded.model);
+  state.loaded = null;
   state.entry = null;
-  $("model-info").textContent = `Loading ${id}…`;
+  ui.modelInfo.textContent = `Loading ${id}…`;
   try {
-    state.model = await loadModel(entry, MANIFEST_URL);
+    state.loaded = await loadModel(entry, MANIFEST_URL);
   } catch (error) {
-    $("model-info").textContent = "No model loaded";
-    showMessage(`The model “${id}” failed to load (${entry.model_url}): ${error.message}. Re-run the export: kedro run --pipeline export.`);
+    ui.modelInfo.textContent = "No model loaded";
+    fail(`The model “${id}” failed to load (${entry.model_url}): ${error.message}. Re-run the export: kedro run --pipelines export.`);
     return;
   }
   state.entry = entry;
-  $("model-info").textContent = describeModel(entry);
-  $("model-lineage").textContent = describeLineage(entry);
-  $("model-select").value = id;
-  if (state.error?.includes("model")) clearMessage();
-  if (wasLive) startLoop();
+  state.preprocessor = new Preprocessor(entry.input);
+  ui.modelInfo.textContent = describeModel(entry);
+  ui.modelLineage.textContent = describeLineage(entry);
+  ui.modelSelect.value = id;
+  clearError(/model/i);
+  if (state.live) loop.start();
 }
 
 async function loadManifest() {
@@ -274,112 +182,150 @@ async function loadManifest() {
     throw new Error(`could not fetch ${MANIFEST_URL.pathname}: ${error.message}`);
   }
   if (!response.ok) {
-    throw new Error(`${MANIFEST_URL.pathname} answered ${response.status}: export a model first (kedro run --pipeline export)`);
+    throw new Error(`${MANIFEST_URL.pathname} answered ${response.status}: export a model first (kedro run --pipelines export)`);
   }
   const manifest = await response.json();
   if (!manifest.models?.length) throw new Error(`${MANIFEST_URL.pathname} lists no model`);
   return manifest;
 }
 
-function bindControls() {
-  $("interval").value = settings.intervalMs;
-  $("band-low").value = settings.low;
-  $("band-high").value = settings.high;
-  showBand();
-  $("interval").addEventListener("change", (event) => {
-    const value = Number(event.target.value);
-    if (value >= 1) settings.intervalMs = value;
-    if (timer) startLoop();
+function bindSettings() {
+  ui.interval.value = settings.intervalMs;
+  ui.bandLow.value = settings.low;
+  ui.bandHigh.value = settings.high;
+  view.showBand(settings);
+  ui.interval.addEventListener("change", () => {
+    const interval = parseInterval(ui.interval.value);
+    if (interval === null) {
+      addNotes([`Ignored an interval of “${ui.interval.value}” ms: kept ${settings.intervalMs} ms.`]);
+      ui.interval.value = settings.intervalMs;
+      return;
+    }
+    settings.intervalMs = interval;
+    loop.minIntervalMs = interval;
   });
-  for (const id of ["band-low", "band-high"]) {
-    $(id).addEventListener("change", () => {
-      const low = Number($("band-low").value);
-      const high = Number($("band-high").value);
-      if (low >= 0 && high <= 1 && low <= high) Object.assign(settings, { low, high });
-      showBand();
+  for (const input of [ui.bandLow, ui.bandHigh]) {
+    input.addEventListener("change", () => {
+      const band = parseBand(ui.bandLow.value, ui.bandHigh.value);
+      if (band === null) {
+        addNotes([`Ignored “not sure” from ${ui.bandLow.value} to ${ui.bandHigh.value}: kept ${settings.low} to ${settings.high}.`]);
+        ui.bandLow.value = settings.low;
+        ui.bandHigh.value = settings.high;
+        return;
+      }
+      Object.assign(settings, band);
+      view.showBand(settings);
     });
   }
-  $("model-select").addEventListener("change", (event) => useModel(event.target.value));
-  $("camera-select").addEventListener("change", (event) => startCamera(event.target.value));
-  $("camera-button").addEventListener("click", () => startCamera($("camera-select").value || undefined));
-  $("file-input").addEventListener("change", (event) => classifyPhoto(event.target.files[0]));
-  const zone = $("drop-zone");
+}
+
+function bindControls() {
+  ui.modelSelect.addEventListener("change", (event) => useModel(event.target.value));
+  ui.cameraSelect.addEventListener("change", (event) => startCamera(event.target.value));
+  ui.cameraButton.addEventListener("click", () => startCamera(ui.cameraSelect.value || undefined));
+  ui.fileInput.addEventListener("change", (event) => classifyPhoto(event.target.files[0]));
   for (const name of ["dragenter", "dragover"]) {
     document.addEventListener(name, (event) => {
       event.preventDefault();
-      zone.classList.add("dragging");
+      ui.dropZone.classList.add("dragging");
     });
   }
-  document.addEventListener("dragleave", () => zone.classList.remove("dragging"));
+  document.addEventListener("dragleave", () => ui.dropZone.classList.remove("dragging"));
   document.addEventListener("drop", (event) => {
     event.preventDefault();
-    zone.classList.remove("dragging");
+    ui.dropZone.classList.remove("dragging");
     classifyPhoto(event.dataTransfer.files[0]);
   });
 }
 
-// Read-only view for tests and the latency benchmark; nothing here changes what the page does.
+// Read-only view for tests and the latency benchmark, plus runFrames (the loop's own per-frame work,
+// back to back) to measure it; nothing here changes what the page shows or decides.
 function exposeDebugHook() {
   window.catDogDebug = Object.freeze({
     numTensors: () => tf.memory().numTensors,
     snapshot: () =>
       structuredClone({
         backend: state.backend,
+        renderer: state.renderer,
         model: state.entry?.id ?? null,
         live: state.live,
-        frames: state.frames,
-        skippedTicks: state.skippedTicks,
-        last: state.last,
-        recentFrameMs: state.recentFrameMs,
+        frames: state.classified,
+        last: state.last.label === null ? null : state.last,
         error: state.error,
+        settings,
+        notes,
         wasmThreads: state.backend === "wasm" ? tf.wasm.getThreadsCount() : null,
         crossOriginIsolated: globalThis.crossOriginIsolated,
+        pixels: reader.method,
+        pixelsFallback: reader.fallbackReason,
+        loop: {
+          mode: loop.mode,
+          running: loop.running,
+          busy: loop.busy,
+          frames: loop.frames,
+          tooSoon: loop.tooSoon,
+          skipped: loop.skipped,
+          hiddenPauses: loop.hiddenPauses,
+          minIntervalMs: loop.minIntervalMs,
+        },
       }),
-    // Preprocess an image URL as the page does and return the model input as a plain array.
-    preprocessUrl: async (url) => {
-      const blob = await (await fetch(url)).blob();
-      const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none" });
-      const imageData = frameToImageData(bitmap, document.createElement("canvas"));
-      bitmap.close();
-      return Array.from(preprocess(imageData, state.entry.input));
-    },
+    recentFrames: () => loop.recent(),
+    // The model input of the last classification (the page reuses the buffer, so this is a copy).
+    lastInput: () => Array.from(state.preprocessor.output),
     // Run the loaded model on an already-preprocessed input (for parity with Keras) and time it.
     predict: async (values) => {
       const input = Float32Array.from(values);
       const started = performance.now();
-      const probability = await predictDog(state.model, input, state.entry.input);
-      return { probability, ms: performance.now() - started };
+      const { dog, neither } = await predict(state.loaded, input);
+      return { dog, neither, ms: performance.now() - started };
+    },
+    // The live loop's per-frame work `count` times on the current camera frame (loop paused meanwhile).
+    runFrames: async (count) => {
+      await loop.stopped();
+      const started = performance.now();
+      for (let i = 0; i < count; i++) await classifyCameraFrame();
+      const ms = performance.now() - started;
+      if (state.live) loop.start();
+      return ms;
     },
   });
 }
 
+function registerServiceWorker() {
+  // Offline after the first visit (sw.js). Browsers allow it on https:// and localhost only.
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("sw.js").catch((error) => console.warn("No offline copy:", error.message));
+}
+
 async function main() {
+  addNotes(notes);
+  bindSettings();
   bindControls();
   exposeDebugHook();
+  registerServiceWorker();
   try {
-    state.backend = await startBackend(query.get("backend") ?? undefined);
+    const { name, renderer } = await startBackend(settings.backend);
+    state.backend = name;
+    state.renderer = renderer;
   } catch (error) {
-    $("status").textContent = "No TF.js backend";
-    showMessage(`TF.js could not start: ${error.message}`);
+    ui.status.textContent = "No TF.js backend";
+    fail(`TF.js could not start: ${error.message}`);
     return;
   }
   const threads = state.backend === "wasm" ? tf.wasm.getThreadsCount() : 1;
-  $("backend").textContent = threads > 1 ? `wasm (${threads} threads)` : state.backend;
+  ui.backend.textContent = threads > 1 ? `wasm (${threads} threads)` : state.backend;
   try {
     state.manifest = await loadManifest();
   } catch (error) {
-    $("status").textContent = "No model";
-    showMessage(`No model to run: ${error.message}.`);
+    ui.status.textContent = "No model";
+    fail(`No model to run: ${error.message}.`);
     return;
   }
-  const select = $("model-select");
-  select.replaceChildren(
-    ...state.manifest.models.map((m) => new Option(`${m.variant} v${m.version}${m.aliases.length ? ` @${m.aliases.join(",@")}` : ""}`, m.id)),
-  );
-  select.disabled = state.manifest.models.length < 2;
-  await useModel(query.get("model") ?? state.manifest.default_model);
-  $("status").textContent = state.model ? `Ready on ${state.backend}` : "Model failed to load";
-  if (query.get("camera") !== "off") await startCamera();
+  ui.modelSelect.replaceChildren(...state.manifest.models.map(modelOption));
+  ui.modelSelect.disabled = state.manifest.models.length < 2;
+  await useModel(settings.model ?? state.manifest.default_model);
+  ui.status.textContent = state.loaded ? `Ready on ${state.backend}` : "Model failed to load";
+  if (settings.camera) await startCamera();
 }
 
-main().catch((error) => showMessage(`The page failed to start: ${error.message}`));
+main().catch((error) => fail(`The page failed to start: ${error.message}`));

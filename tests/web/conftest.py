@@ -2,7 +2,7 @@
 
 The page under test is web/ with TF.js from web/vendor/ (`npm ci && npm run build`) and the models
 a plain `kedro run` trained on real photos and exported with the project's own export settings
-(float16 for the CNNs, as `dvc repro` ships them).
+(float16 for the CNNs, float32 for `transfer`, as `dvc repro` ships them).
 """
 
 import json
@@ -11,25 +11,28 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.conftest import SmallProject
+from tests.conftest import PROJECT_ROOT, SmallProject
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
-    "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
 ]
+# No GPU here: Chromium's WebGL runs on SwiftShader through ANGLE anyway; these flags say so.
+SOFTWARE_WEBGL_ARGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 
 
 @dataclass(frozen=True)
@@ -38,52 +41,62 @@ class ServedPage:
     web_dir: Path
     manifest: dict  # models/manifest.json, as exported
 
+    def entry(self, model_id: str) -> dict:
+        return next(m for m in self.manifest["models"] if m["id"] == model_id)
+
     def version(self, model_id: str) -> str:
-        return next(m["version"] for m in self.manifest["models"] if m["id"] == model_id)
+        return self.entry(model_id)["version"]
+
+
+def copy_page(destination: Path, models: Path) -> Path:
+    """web/ as a user's checkout has it after `npm run build`, with `models` as its models/."""
+    vendor = PROJECT_ROOT / "web" / "vendor"
+    if not (vendor / "tf-core.min.js").is_file():
+        pytest.fail(f"{vendor} is missing: run `npm ci && npm run build` in {vendor.parent}")
+    ignored = shutil.ignore_patterns("node_modules")
+    shutil.copytree(PROJECT_ROOT / "web", destination, ignore=ignored)
+    shutil.rmtree(destination / "models", ignore_errors=True)
+    shutil.copytree(models, destination / "models")
+    return destination
 
 
 @pytest.fixture(scope="session")
 def exported_web_dir(
-    project_root: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    trained_project: SmallProject,
-    samples_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory, trained_project: SmallProject
 ) -> Path:
     """The page's folder with the trained project's exported models (the champion, `transfer`,
-    and `cnn`), TF.js and the sample photos."""
-    vendor = project_root / "web" / "vendor"
-    if not (vendor / "tf-core.min.js").is_file():
-        pytest.fail(f"{vendor} is missing: run `npm ci && npm run build` in {vendor.parent}")
+    and `cnn`) and TF.js."""
     web_dir = tmp_path_factory.mktemp("web") / "web"
-    shutil.copytree(project_root / "web", web_dir, ignore=shutil.ignore_patterns("node_modules"))
-    shutil.rmtree(web_dir / "models", ignore_errors=True)
-    shutil.copytree(trained_project.path / "web" / "models", web_dir / "models")
-    # The samples, served from the page's own origin so that it can fetch them.
-    shutil.copytree(samples_dir, web_dir / "samples")
-    return web_dir
+    return copy_page(web_dir, trained_project.path / "web" / "models")
 
 
-@pytest.fixture(scope="session")
-def served_page(project_root: Path, exported_web_dir: Path) -> Iterator[ServedPage]:
-    """The documented serve command, on a free port."""
+@contextmanager
+def serve(web_dir: Path, *options: str) -> Iterator[str]:
+    """The documented serve command on a free port, for as long as the block runs: its URL."""
     server = subprocess.Popen(
         [
             sys.executable,
-            str(project_root / "web" / "serve.py"),
-            *("--port", "0", "--quiet", "--directory", str(exported_web_dir)),
+            str(PROJECT_ROOT / "web" / "serve.py"),
+            *("--port", "0", "--quiet", "--directory", str(web_dir), *options),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         line = server.stdout.readline()
-        match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+        match = re.search(r"at (https?://127\.0\.0\.1:\d+/)", line)
         assert match, f"serve.py printed {line!r}"
-        manifest = json.loads((exported_web_dir / "models" / "manifest.json").read_text())
-        yield ServedPage(match.group(1), exported_web_dir, manifest)
+        yield match.group(1)
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def served_page(exported_web_dir: Path) -> Iterator[ServedPage]:
+    with serve(exported_web_dir) as url:
+        manifest = json.loads((exported_web_dir / "models" / "manifest.json").read_text())
+        yield ServedPage(url, exported_web_dir, manifest)
 
 
 @pytest.fixture(scope="session")
@@ -94,32 +107,62 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-def write_y4m(photo: Path, destination: Path) -> Path:
-    """A one-frame YUV4MPEG2 video of a photo: what Chromium's fake camera shows, looping."""
+def write_y4m(photo: Path, destination: Path, size: tuple[int, int] | None = None) -> Path:
+    """A one-frame YUV4MPEG2 video of a photo (stretched to `size`, width x height, if given):
+    what Chromium's fake camera shows, looping. 4:2:0 chroma, BT.601 limited range (OpenCV's)."""
     bgr = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-    height, width = (size - size % 2 for size in bgr.shape[:2])  # 4:2:0 needs even sides
+    if size is not None:
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    height, width = (side - side % 2 for side in bgr.shape[:2])  # 4:2:0 needs even sides
     yuv = cv2.cvtColor(bgr[:height, :width], cv2.COLOR_BGR2YUV_I420)
     header = f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n"
     destination.write_bytes(header.encode() + b"FRAME\n" + yuv.tobytes())
     return destination
 
 
+def camera_video(photo: Path, destination: Path) -> Path:
+    """The fake camera's video of `photo`, shown whole: Chromium crops frames beyond the page's
+    ideal 640x480 (512x512 → 480x512), so larger photos are scaled down to fit first."""
+    height, width = cv2.imread(str(photo), cv2.IMREAD_COLOR).shape[:2]
+    scale = min(1, 640 / width, 480 / height)
+    return write_y4m(photo, destination, size=(round(width * scale), round(height * scale)))
+
+
+def y4m_rgb(video: Path) -> np.ndarray:
+    """The first frame of a y4m file as RGB, decoded as Chromium decodes camera frames (BT.601
+    limited range, each chroma sample shared by a 2x2 block; measured: within one level)."""
+    header, frames = video.read_bytes().split(b"\n", 1)
+    fields = {field[:1]: field[1:] for field in header.split()[1:]}
+    width, height = int(fields[b"W"]), int(fields[b"H"])
+    frame = frames[len(b"FRAME\n") : len(b"FRAME\n") + width * height * 3 // 2]
+    yuv = np.frombuffer(frame, np.uint8).reshape(height * 3 // 2, width)
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+
+
 @pytest.fixture
 def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable[..., Browser]]:
-    """Start headless Chromium whose camera shows `camera_photo`, has no camera, or asks."""
+    """Start headless Chromium whose camera shows `camera_photo` (a photo, or a ready .y4m), has no
+    camera, or asks; `webgl` says so with software WebGL's flags."""
     browsers: list[Browser] = []
 
-    def launch(camera_photo: Path | None = None, grant_camera: bool = True) -> Browser:
-        args = list(CHROMIUM_ARGS)
+    def launch(
+        camera_photo: Path | None = None,
+        grant_camera: bool = True,
+        webgl: bool = False,
+        args: tuple[str, ...] = (),
+    ) -> Browser:
+        flags = [*CHROMIUM_ARGS, *(SOFTWARE_WEBGL_ARGS if webgl else ["--disable-gpu"]), *args]
         if grant_camera:
-            args.append("--use-fake-ui-for-media-stream")  # accepts the permission prompt
+            flags.append("--use-fake-ui-for-media-stream")  # accepts the permission prompt
         if camera_photo is not None:
-            video = write_y4m(camera_photo, tmp_path / f"{camera_photo.stem}.y4m")
-            args += [
+            video = camera_photo
+            if camera_photo.suffix != ".y4m":
+                video = write_y4m(camera_photo, tmp_path / f"{camera_photo.stem}.y4m")
+            flags += [
                 "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={video}",
             ]
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
         browsers.append(browser)
         return browser
 
