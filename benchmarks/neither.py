@@ -128,8 +128,8 @@ def main() -> None:
     from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
     from cat_dog_classifier.neither import (  # noqa: PLC0415
         fit_logistic,
+        mahalanobis_distance,
         mahalanobis_statistics,
-        relative_mahalanobis,
     )
 
     parameters = base_config("parameters", PROJECT_ROOT)
@@ -167,7 +167,8 @@ def main() -> None:
 
         statistics = mahalanobis_statistics(features["train_pets"], train_labels)
         detectors = {
-            "mahalanobis (relative)": lambda f, s=statistics: relative_mahalanobis(f, s),
+            "mahalanobis": lambda f, s=statistics: mahalanobis_distance(f, s),
+            "mahalanobis (relative)": lambda f, s=statistics: mahalanobis_distance(f, s, True),
         }
         for label, others_key in (
             ("logistic", "train_neither"),

@@ -16,9 +16,9 @@ from cat_dog_classifier.neither import (
     calibrate,
     feature_model,
     fit_detector,
+    mahalanobis_distance,
     mahalanobis_statistics,
     predict_features,
-    relative_mahalanobis,
     with_neither_output,
 )
 from cat_dog_classifier.pipelines.export.nodes import MANIFEST, export_tfjs_models
@@ -93,14 +93,14 @@ def test_mahalanobis_layers_compute_what_numpy_computes(model_and_input):
     np.testing.assert_allclose(
         outputs["dog_probability"], model.predict(images.astype("float32"), verbose=0), atol=1e-6
     )
-    distance = relative_mahalanobis(predict_features(model, images, 8), detector["statistics"])
+    distance = mahalanobis_distance(predict_features(model, images, 8), detector["statistics"])
     expected = 1 / (1 + np.exp(-(distance - detector["threshold"]) / detector["scale"]))
     np.testing.assert_allclose(outputs["neither_score"].ravel(), expected, atol=2e-4)
 
 
 def test_the_threshold_accepts_the_asked_share_of_validation_pets(model_and_input):
     model, model_input = model_and_input
-    for kind in ("mahalanobis", "logistic"):
+    for kind in ("mahalanobis", "relative_mahalanobis", "logistic"):
         combined = with_neither_output(
             model, fit_detector(model, model_input, {**SETTINGS, "detector": kind})
         )
@@ -125,8 +125,11 @@ def test_statistics_are_per_class_means_and_a_shared_precision():
     np.testing.assert_allclose(statistics["precision"] @ within, np.eye(3), atol=0.15)
     # Beyond a class along the classes' axis, the class distance grows faster than the distance
     # to all pets (whose spread includes the gap between the classes).
-    near, far = relative_mahalanobis(np.array([[5.0, 5, 5], [20.0, 20, 20]]), statistics)
+    points = np.array([[5.0, 5, 5], [20.0, 20, 20]])
+    near, far = mahalanobis_distance(points, statistics, relative=True)
     assert far > near
+    # Without the pets' Gaussian: the distance to the nearer class.
+    np.testing.assert_allclose(mahalanobis_distance(points[:1], statistics), [0.0], atol=0.2)
 
 
 @pytest.mark.slow

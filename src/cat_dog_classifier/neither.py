@@ -2,12 +2,14 @@
 the photos it was trained on (and, for the trained detector, photos of other things), calibrated on
 validation photos, and built into the model as a second output, `neither_score`, next to P(dog).
 
-Two detectors, compared in benchmarks/neither.py:
-- `mahalanobis`: the relative Mahalanobis distance of the features to the cats' and the dogs'
-  Gaussians (shared covariance, Ledoit-Wolf shrinkage) minus their distance to one Gaussian of all
-  pets (Ren et al., 2021, "A simple fix to Mahalanobis distance..."): fitted on pets alone;
+Three detectors, compared in benchmarks/neither.py:
+- `mahalanobis`: the Mahalanobis distance of the features to the nearer of the cats' and the dogs'
+  Gaussians (shared covariance, Ledoit-Wolf shrinkage; Lee et al., 2018): fitted on pets alone;
+- `relative_mahalanobis`: the same minus the distance to one Gaussian of all pets (Ren et al.,
+  2021). With two classes this cancels the very "far from every pet" signal wanted here: photos
+  halfway between cats and dogs in feature space look most like pets to it;
 - `logistic`: a logistic regression on the same features, pets against photos of other things.
-Either becomes standard Keras layers (Dense, Multiply, Minimum...) on the features, so the exported
+Each becomes standard Keras layers (Dense, Multiply, Minimum...) on the features, so the exported
 graph computes it and the page needs no maths of its own. The score is squashed so that the
 calibrated threshold sits at 0.5: the share of validation pets that `pet_acceptance` asks for
 scores below it.
@@ -21,7 +23,7 @@ import numpy as np
 from keras import layers
 
 OUTPUTS = ("dog_probability", "neither_score")
-DETECTORS = ("mahalanobis", "logistic")
+DETECTORS = ("mahalanobis", "relative_mahalanobis", "logistic")
 
 
 def feature_model(model: keras.Model) -> keras.Model:
@@ -50,14 +52,19 @@ def mahalanobis_statistics(features: np.ndarray, labels: np.ndarray) -> dict[str
     }
 
 
-def relative_mahalanobis(features: np.ndarray, statistics: Mapping[str, np.ndarray]) -> np.ndarray:
-    """min over classes of the Mahalanobis distance, minus the distance to all pets (NumPy)."""
+def mahalanobis_distance(
+    features: np.ndarray, statistics: Mapping[str, np.ndarray], relative: bool = False
+) -> np.ndarray:
+    """min over classes of the Mahalanobis distance; `relative`: minus the distance to all pets
+    (NumPy)."""
 
     def distances(means: np.ndarray, precision: np.ndarray) -> np.ndarray:
         centred = features[:, np.newaxis, :] - means[np.newaxis]
         return np.einsum("nkd,de,nke->nk", centred, precision, centred)
 
     classes = distances(statistics["means"], statistics["precision"]).min(axis=1)
+    if not relative:
+        return classes
     background = distances(statistics["background_mean"], statistics["background_precision"])
     return classes - background[:, 0]
 
@@ -92,29 +99,41 @@ def calibrate(validation_pet_scores: np.ndarray, pet_acceptance: float) -> tuple
 
 
 def mahalanobis_layers(
-    features: keras.KerasTensor, statistics: Mapping[str, np.ndarray]
+    features: keras.KerasTensor, statistics: Mapping[str, np.ndarray], relative: bool = False
 ) -> keras.KerasTensor:
-    """The relative Mahalanobis distance as standard layers: for each Gaussian, z = (f - mu) L with
-    L L^T its precision (a Dense layer), then the sum of z squared (Multiply, a Dense of ones)."""
+    """The (relative) Mahalanobis distance as standard layers. With L L^T a Gaussian's precision
+    and z = f L (a Dense layer), the distance to a mean mu is |z|^2 - 2 z.(mu L) + |mu L|^2: one
+    whitening per precision, shared by the classes that share it (the 1280x1280 matrix is most of
+    what the detector adds to an export), then a Dense of one unit per class."""
 
-    def distance(mean: np.ndarray, precision: np.ndarray, name: str) -> keras.KerasTensor:
-        root = np.linalg.cholesky(precision)  # lower: precision = L L^T
-        z = layers.Dense(root.shape[1], name=f"{name}_whiten", dtype="float32")
-        z_values = z(features)
-        z.set_weights([root.astype("float32"), (-mean @ root).astype("float32")])
-        squared = layers.Multiply(name=f"{name}_squared")([z_values, z_values])
-        total = layers.Dense(1, use_bias=False, name=f"{name}_distance", dtype="float32")
-        value = total(squared)
-        total.set_weights([np.ones((root.shape[1], 1), "float32")])
-        return value
+    def distances(means: np.ndarray, precision: np.ndarray, name: str) -> list:
+        root = np.linalg.cholesky(precision).astype("float32")  # lower: precision = L L^T
+        whiten = layers.Dense(root.shape[1], use_bias=False, name=f"{name}_whiten", dtype="float32")
+        z = whiten(features)
+        whiten.set_weights([root])
+        squared = layers.Multiply(name=f"{name}_squared")([z, z])
+        norm = layers.Dense(1, use_bias=False, name=f"{name}_norm", dtype="float32")
+        z_norm = norm(squared)
+        norm.set_weights([np.ones((root.shape[1], 1), "float32")])
+        result = []
+        for index, centre in enumerate(means.astype("float64") @ root):
+            cross = layers.Dense(1, name=f"{name}_cross{index}", dtype="float32")
+            cross_term = cross(z)
+            cross.set_weights(
+                [
+                    (-2 * centre[:, np.newaxis]).astype("float32"),
+                    np.array([centre @ centre], "float32"),
+                ]
+            )
+            result.append(layers.Add(name=f"{name}_distance{index}")([z_norm, cross_term]))
+        return result
 
-    per_class = [
-        distance(mean, statistics["precision"], f"neither_class{index}")
-        for index, mean in enumerate(statistics["means"])
-    ]
+    per_class = distances(statistics["means"], statistics["precision"], "neither_classes")
     nearest = layers.Minimum(name="neither_nearest_class")(per_class)
-    background = distance(
-        statistics["background_mean"][0], statistics["background_precision"], "neither_pets"
+    if not relative:
+        return nearest
+    [background] = distances(
+        statistics["background_mean"], statistics["background_precision"], "neither_pets"
     )
     return layers.Subtract(name="neither_relative_distance")([nearest, background])
 
@@ -123,8 +142,9 @@ def with_neither_output(model: keras.Model, detector: dict[str, Any]) -> keras.M
     """`model` with a second output, `neither_score` in [0, 1] (0.5 at the calibrated threshold),
     computed from its own features by `detector` (what `fit_detector` returns)."""
     features = feature_model(model).output
-    if detector["kind"] == "mahalanobis":
-        score = mahalanobis_layers(features, detector["statistics"])
+    if detector["kind"] in ("mahalanobis", "relative_mahalanobis"):
+        relative = detector["kind"] == "relative_mahalanobis"
+        score = mahalanobis_layers(features, detector["statistics"], relative)
     else:
         linear = layers.Dense(1, name="neither_logit", dtype="float32")
         score = linear(features)
@@ -173,11 +193,12 @@ def fit_detector(
     )
     pets = predict_features(model, model_input["train_images"][chosen], batch)
     detector: dict[str, Any] = {"kind": kind}
-    if kind == "mahalanobis":
+    if kind in ("mahalanobis", "relative_mahalanobis"):
         detector["statistics"] = mahalanobis_statistics(pets, labels[chosen])
 
         def score(features: np.ndarray) -> np.ndarray:
-            return relative_mahalanobis(features, detector["statistics"])
+            relative = kind == "relative_mahalanobis"
+            return mahalanobis_distance(features, detector["statistics"], relative)
     else:
         others = predict_features(model, model_input["train_neither_images"], batch)
         weights, bias = fit_logistic(pets, others, float(settings["regularisation"]), seed)
