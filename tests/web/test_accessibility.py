@@ -159,6 +159,7 @@ def test_every_control_has_a_name_and_works_from_the_keyboard(
 
     # A photo, chosen with the space bar.
     page.locator("#file-input").focus()
+    expect(page.locator("#file-input")).to_be_focused()  # the model switch may still be settling
     with page.expect_file_chooser() as chooser:
         page.keyboard.press(" ")
     chooser.value.set_files(samples_dir / "cat/kitten.jpeg")
