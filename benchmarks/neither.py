@@ -17,9 +17,13 @@ Prints a table and writes benchmarks/results/neither.md.
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from cat_dog_classifier.images import ImageSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -27,20 +31,11 @@ RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "neither.md"
 SPLITS = ("train", "validation", "test")
 
 
-def decode_all(files: list[tuple[str, bytes]], image: dict) -> np.ndarray:
-    from cat_dog_classifier.images import decode_image, resize  # noqa: PLC0415
+def decode_all(files: list[tuple[str, bytes]], spec: "ImageSpec") -> np.ndarray:
+    """The photos preprocessed exactly as training's set was."""
+    from cat_dog_classifier.images import preprocess_image  # noqa: PLC0415
 
-    return np.stack(
-        [
-            resize(
-                decode_image(data, color_mode=image["color_mode"]).pixels,
-                int(image["height"]),
-                int(image["width"]),
-                image["interpolation"],
-            )
-            for _, data in files
-        ]
-    )
+    return np.stack([preprocess_image(data, spec) for _, data in files])
 
 
 def sample_photos(folder: str) -> list[tuple[str, bytes]]:
@@ -78,7 +73,7 @@ def evaluate_detector(scores: dict[str, np.ndarray], acceptance: float) -> dict[
 
 
 def variant_features(
-    model_file: Path, data: dict, image: dict, *, fit_pets: int, copies: int, seed: int
+    model_file: Path, data: dict, spec: "ImageSpec", *, fit_pets: int, copies: int, seed: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The model's features of every group of photos measured, and the fitted pets' labels."""
     import keras  # noqa: PLC0415
@@ -104,10 +99,10 @@ def variant_features(
         for split, images in neither_images.items()
     }
     features["samples_other"] = predict_features(
-        model, decode_all(sample_photos("other"), image), batch
+        model, decode_all(sample_photos("other"), spec), batch
     )
     features["samples_pets"] = predict_features(
-        model, decode_all(sample_photos("cat") + sample_photos("dog"), image), batch
+        model, decode_all(sample_photos("cat") + sample_photos("dog"), spec), batch
     )
     features["train_neither_augmented"] = predict_features(
         model, augmented(neither_images["train"], copies, seed), batch
@@ -131,6 +126,7 @@ def main() -> None:
         mahalanobis_distance,
         mahalanobis_statistics,
     )
+    from cat_dog_classifier.pipelines.preprocess.nodes import image_spec  # noqa: PLC0415
 
     parameters = base_config("parameters", PROJECT_ROOT)
     seed = parameters["preprocess"]["split"]["seed"]
@@ -142,7 +138,9 @@ def main() -> None:
             print(f"{variant}: no trained model at {model_file}, skipped")
             continue
         block = parameters["variants"][variant]
-        image = parameters[block["model_input"]]["image"]
+        spec = image_spec(  # as preprocessing made the variant's set
+            parameters[block["model_input"]]["image"], parameters["preprocess"]["jpeg_dct_scaling"]
+        )
         data = NpzDataset(f"data/05_model_input/{block['model_input']}.npz").load()
         others = {split: len(data[f"{split}_neither_images"]) for split in SPLITS}
         if not others["test"]:
@@ -151,7 +149,7 @@ def main() -> None:
         features, train_labels = variant_features(
             model_file,
             data,
-            image,
+            spec,
             fit_pets=arguments.fit_pets,
             copies=arguments.augmented_copies,
             seed=seed,

@@ -49,7 +49,8 @@ def inspect_images(image_source: str, ingest: dict[str, Any]) -> pd.DataFrame:
     with source:
         paths = source.list_files()
         layout = find_layout(paths, image_source)
-        manifest = _inspect(source, paths, partial(label_from_path, layout=layout), ingest)
+        label_of = partial(label_from_path, layout=layout)
+        manifest = _inspect(source, paths, label_of, layout, ingest)
     if not (manifest["status"] == "ok").any():
         reasons = dict(Counter(manifest["reason"]))
         raise ValueError(
@@ -66,7 +67,7 @@ def inspect_neither_images(neither_source: str, ingest: dict[str, Any]) -> pd.Da
     source = _open(neither_source)
     with source:
         paths = source.list_files()
-        manifest = _inspect(source, paths, lambda _: NEITHER, ingest)
+        manifest = _inspect(source, paths, lambda _: NEITHER, "any", ingest)
     usable = int((manifest["status"] == "ok").sum())
     if usable:
         logger.info("%d usable photos of other things in %s", usable, neither_source)
@@ -150,10 +151,15 @@ def _open(location: str) -> ImageSource:
 
 
 def _inspect(
-    source: ImageSource, paths: list[str], label_of: Callable[[str], str], ingest: dict[str, Any]
+    source: ImageSource,
+    paths: list[str],
+    label_of: Callable[[str], str],
+    layout: str,
+    ingest: dict[str, Any],
 ) -> pd.DataFrame:
-    """Label every file of `paths` with `label_of`, then check the labelled ones (threads)."""
-    rows = {path: _label_row(source.location, path, label_of) for path in paths}
+    """Label every file of `paths` with `label_of` (its `layout`), then check the labelled ones
+    (threads)."""
+    rows = {path: _label_row(source.location, path, label_of, layout) for path in paths}
     candidates = [path for path, row in rows.items() if row["label"]]
     check = partial(
         check_files, max_pixels=int(ingest["max_pixels"]), min_side=int(ingest["min_side"])
@@ -170,7 +176,9 @@ def _inspect(
     return manifest.sort_values("path", ignore_index=True, kind="stable")
 
 
-def _label_row(location: str, path: str, label_of: Callable[[str], str]) -> dict[str, Any]:
+def _label_row(
+    location: str, path: str, label_of: Callable[[str], str], layout: str
+) -> dict[str, Any]:
     """The manifest row of one file before it is read: labelled, or rejected by its path."""
     row = {
         "source": location,
@@ -195,7 +203,7 @@ def _label_row(location: str, path: str, label_of: Callable[[str], str]) -> dict
     elif label := label_of(path):
         row["label"] = label
     else:
-        row.update(reason="unlabelled", detail="not where the source's layout expects an image")
+        row.update(reason="unlabelled", detail=f"not where the {layout} layout expects")
     return row
 
 

@@ -83,14 +83,8 @@ def preprocess_images(
         for split in SPLITS:
             in_split = rows[rows["split"] == split]
             files = list(zip(in_split["path"], in_split["sha256"], strict=True))
-            pixels = SplitPixels(
-                source,
-                files,
-                specs,
-                keepable,
-                workers=workers,
-                split=f"{split} {prefix.rstrip('_')}".strip(),
-            )
+            description = f"{split} {NEITHER}" if prefix else split
+            pixels = SplitPixels(source, files, specs, keepable, workers=workers, split=description)
             for name, spec in specs.items():
                 sets[name][f"{split}_{prefix}images"] = StreamedArray(
                     shape=(len(in_split), *spec.shape),
