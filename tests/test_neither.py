@@ -19,6 +19,7 @@ from cat_dog_classifier.neither import (
     mahalanobis_distance,
     mahalanobis_statistics,
     predict_features,
+    unit_length,
     with_neither_output,
 )
 from cat_dog_classifier.pipelines.export.nodes import MANIFEST, export_tfjs_models
@@ -82,10 +83,14 @@ def test_a_transfer_models_features_are_its_pooled_backbone_features():
     np.testing.assert_allclose(head.predict(features, verbose=0), model.predict(images, verbose=0))
 
 
-def test_mahalanobis_layers_compute_what_numpy_computes(model_and_input):
+@pytest.mark.parametrize("unit", [False, True], ids=["raw", "unit_length"])
+def test_mahalanobis_layers_compute_what_numpy_computes(model_and_input, unit):
     model, model_input = model_and_input
-    detector = fit_detector(model, model_input, {**SETTINGS, "detector": "mahalanobis"})
+    settings = {**SETTINGS, "detector": "mahalanobis", "unit_features": unit}
+    detector = fit_detector(model, model_input, settings)
     combined = with_neither_output(model, detector)
+    names = [layer.name for layer in combined.layers]
+    assert ("neither_unit_features" in names) == unit
 
     images = np.concatenate([model_input["test_images"], model_input["test_neither_images"]])
     outputs = combined.predict(images.astype("float32"), verbose=0)
@@ -93,7 +98,8 @@ def test_mahalanobis_layers_compute_what_numpy_computes(model_and_input):
     np.testing.assert_allclose(
         outputs["dog_probability"], model.predict(images.astype("float32"), verbose=0), atol=1e-6
     )
-    distance = mahalanobis_distance(predict_features(model, images, 8), detector["statistics"])
+    features = predict_features(model, images, 8, unit)
+    distance = mahalanobis_distance(features, detector["statistics"])
     expected = 1 / (1 + np.exp(-(distance - detector["threshold"]) / detector["scale"]))
     np.testing.assert_allclose(outputs["neither_score"].ravel(), expected, atol=2e-4)
 
@@ -107,6 +113,13 @@ def test_the_threshold_accepts_the_asked_share_of_validation_pets(model_and_inpu
         scores = combined.predict(model_input["validation_images"].astype("float32"), verbose=0)
         accepted = np.mean(scores["neither_score"].ravel() < 0.5)
         assert accepted == pytest.approx(SETTINGS["pet_acceptance"], abs=1 / 12), kind
+
+
+def test_unit_length_is_what_keras_unit_normalization_computes():
+    features = np.random.default_rng(0).normal(0, 3, (5, 7)).astype("float32")
+    expected = keras.layers.UnitNormalization()(features)
+    np.testing.assert_allclose(unit_length(features), expected, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(unit_length(features), axis=1), 1.0)
 
 
 def test_calibration_is_a_quantile_of_the_pets_scores():
@@ -135,9 +148,8 @@ def test_statistics_are_per_class_means_and_a_shared_precision():
 @pytest.mark.slow
 def test_a_model_with_the_third_answer_saves_and_exports_to_tfjs(model_and_input, tmp_path):
     model, model_input = model_and_input
-    combined = with_neither_output(
-        model, fit_detector(model, model_input, {**SETTINGS, "detector": "mahalanobis"})
-    )
+    settings = {**SETTINGS, "detector": "mahalanobis", "unit_features": True}  # as shipped
+    combined = with_neither_output(model, fit_detector(model, model_input, settings))
     combined.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras")
     images = model_input["test_neither_images"].astype("float32")

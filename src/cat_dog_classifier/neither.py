@@ -9,6 +9,10 @@ Three detectors, compared in benchmarks/neither.py:
   2021). With two classes this cancels the very "far from every pet" signal wanted here: photos
   halfway between cats and dogs in feature space look most like pets to it;
 - `logistic`: a logistic regression on the same features, pets against photos of other things.
+With `unit_features`, a detector reads the features scaled to unit length ("Mahalanobis++",
+Mueller and Hein, 2025): the features' length varies widely from photo to photo within a class,
+and one Gaussian per class fits the directions far better than the raw vectors (for `transfer`,
+AUROC 0.985 raw, 0.998 scaled: benchmarks/neither.py).
 Each becomes standard Keras layers (Dense, Multiply, Minimum...) on the features, so the exported
 graph computes it and the page needs no maths of its own. The score is squashed so that the
 calibrated threshold sits at 0.5: the share of validation pets that `pet_acceptance` asks for
@@ -33,6 +37,13 @@ def feature_model(model: keras.Model) -> keras.Model:
     if "pooled_features" in names:  # transfer: the head reads the pooled backbone features
         return keras.Model(model.input, model.get_layer("pooled_features").output)
     return keras.Model(model.input, model.get_layer("dog_probability").input)
+
+
+def unit_length(features: np.ndarray) -> np.ndarray:
+    """Each feature vector scaled to length 1, as Keras' UnitNormalization does (NumPy)."""
+    features = features.astype("float64")
+    norms = np.sqrt(np.maximum(np.sum(features**2, axis=1, keepdims=True), 1e-12))
+    return features / norms
 
 
 def mahalanobis_statistics(features: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
@@ -142,6 +153,8 @@ def with_neither_output(model: keras.Model, detector: dict[str, Any]) -> keras.M
     """`model` with a second output, `neither_score` in [0, 1] (0.5 at the calibrated threshold),
     computed from its own features by `detector` (what `fit_detector` returns)."""
     features = feature_model(model).output
+    if detector.get("unit_features"):
+        features = layers.UnitNormalization(name="neither_unit_features", dtype="float32")(features)
     if detector["kind"] in ("mahalanobis", "relative_mahalanobis"):
         relative = detector["kind"] == "relative_mahalanobis"
         score = mahalanobis_layers(features, detector["statistics"], relative)
@@ -167,12 +180,16 @@ def with_neither_output(model: keras.Model, detector: dict[str, Any]) -> keras.M
     )
 
 
-def predict_features(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """The features of `images` (an array or a memory map), computed in chunks."""
+def predict_features(
+    model: keras.Model, images: np.ndarray, batch_size: int, unit: bool = False
+) -> np.ndarray:
+    """The features of `images` (an array or a memory map), computed in chunks; `unit`: scaled to
+    unit length."""
     from cat_dog_classifier.training import make_dataset  # noqa: PLC0415
 
     labels = np.zeros(len(images), np.uint8)
-    return feature_model(model).predict(make_dataset(images, labels, batch_size), verbose=0)
+    features = feature_model(model).predict(make_dataset(images, labels, batch_size), verbose=0)
+    return unit_length(features) if unit else features
 
 
 def fit_detector(
@@ -186,13 +203,13 @@ def fit_detector(
     kind, seed = settings["detector"], int(settings.get("seed", 0))
     if kind not in DETECTORS:
         raise ValueError(f"Unknown detector {kind!r}: use one of {DETECTORS}")
-    batch = int(settings.get("batch_size", 64))
+    batch, unit = int(settings.get("batch_size", 64)), bool(settings.get("unit_features", False))
     labels = model_input["train_labels"]
     chosen = np.sort(
         np.random.default_rng(seed).permutation(len(labels))[: int(settings["fit_pets"])]
     )
-    pets = predict_features(model, model_input["train_images"][chosen], batch)
-    detector: dict[str, Any] = {"kind": kind}
+    pets = predict_features(model, model_input["train_images"][chosen], batch, unit)
+    detector: dict[str, Any] = {"kind": kind, "unit_features": unit}
     if kind in ("mahalanobis", "relative_mahalanobis"):
         detector["statistics"] = mahalanobis_statistics(pets, labels[chosen])
 
@@ -200,13 +217,13 @@ def fit_detector(
             relative = kind == "relative_mahalanobis"
             return mahalanobis_distance(features, detector["statistics"], relative)
     else:
-        others = predict_features(model, model_input["train_neither_images"], batch)
+        others = predict_features(model, model_input["train_neither_images"], batch, unit)
         weights, bias = fit_logistic(pets, others, float(settings["regularisation"]), seed)
         detector |= {"weights": weights, "bias": bias}
 
         def score(features: np.ndarray) -> np.ndarray:
             return features.astype("float64") @ weights + bias
 
-    validation = predict_features(model, model_input["validation_images"], batch)
+    validation = predict_features(model, model_input["validation_images"], batch, unit)
     threshold, scale = calibrate(score(validation), float(settings["pet_acceptance"]))
     return detector | {"threshold": threshold, "scale": scale, "fitted_on_pets": len(chosen)}

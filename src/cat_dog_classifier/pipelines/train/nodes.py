@@ -56,6 +56,7 @@ def add_neither_output(
     detector = fit_detector(model, model_input, settings)
     summary = {
         "neither": detector["kind"],
+        "neither_unit_features": detector["unit_features"],
         "neither_threshold": detector["threshold"],
         "neither_scale": detector["scale"],
         "neither_fitted_on_pets": detector["fitted_on_pets"],
