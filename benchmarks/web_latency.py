@@ -1,7 +1,7 @@
 """The shipped page's speed and memory, per exported model and TF.js backend, in headless Chromium.
 
     python benchmarks/web_latency.py     # web/ as `kedro run --pipelines export` left it
-    python benchmarks/web_latency.py --frames 300 --backends wasm cpu
+    python benchmarks/web_latency.py --frames 300 --backends wasm cpu --models cnn transfer
 
 The models are measured as exported (web/models/manifest.json: float16 for the CNNs, float32 for
 `transfer`), the page served by web/serve.py, in /usr/bin/chromium with a fake camera showing a
@@ -239,6 +239,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of live camera first")
     parser.add_argument("--heap-frames", type=int, default=1000)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
+    parser.add_argument("--models", nargs="+", help="model ids of the manifest (default: all)")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/web_latency.md")
     args = parser.parse_args()
 
@@ -266,6 +267,8 @@ def main() -> None:
                 args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
             )
             for entry in manifest["models"]:
+                if args.models and entry["id"] not in args.models:
+                    continue
                 for backend in args.backends:
                     result = measure_model(browser, base, entry, backend, args)
                     rows.append((entry, backend, result))

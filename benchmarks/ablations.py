@@ -1,0 +1,236 @@
+"""The ablations that chose the training defaults: each experiment a real `kedro run` of one
+variant's training and evaluation with a few parameters overridden, an MLflow run of its own.
+
+    python benchmarks/ablations.py --list                  # the studies and their experiments
+    python benchmarks/ablations.py precision cnn-schedule  # run studies (each takes a while)
+
+Every experiment runs in a scratch copy of the project (benchmarks/results/ablations/project) that
+reads this project's preprocessed sets, so nothing of the project's own outputs changes, and logs to
+this project's MLflow store under the experiment `cat_dog_classifier_ablations` (registered model
+`cat_dog_classifier_ablations`), so `make mlflow-ui` shows them beside the real runs. Defaults are
+chosen on validation accuracy; test accuracy is reported, never used to choose. A study that changes
+the input size preprocesses the training photos again at that size in the scratch copy.
+Prints a table per study and writes benchmarks/results/ablations_<study>.md.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCRATCH = PROJECT_ROOT / "benchmarks" / "results" / "ablations" / "project"
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+NAME = "cat_dog_classifier_ablations"
+
+# study -> (variant, {experiment label: parameter overrides}); an override's key is a dotted
+# parameter path, as `kedro run --params` takes it.
+STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
+    "precision": (
+        "cnn",
+        {
+            "float32": {"variants.cnn.training.precision": "float32"},
+            "mixed_bfloat16": {"variants.cnn.training.precision": "mixed_bfloat16"},
+        },
+    ),
+    "cnn-schedule": (
+        "cnn",
+        {
+            "constant 1e-3, 5 epochs": {
+                "variants.cnn.training.schedule": None,
+                "variants.cnn.training.epochs": 5,
+            },
+            "cosine, 5 epochs": {"variants.cnn.training.epochs": 5},
+            "cosine, 10 epochs": {"variants.cnn.training.epochs": 10},
+        },
+    ),
+    "cnn-dropout": (
+        "cnn_dropout",
+        {
+            f"dropout {conv}/{dense}, {epochs} epochs": {
+                "variants.cnn_dropout.model.conv_dropout": conv,
+                "variants.cnn_dropout.model.dense_dropout": dense,
+                "variants.cnn_dropout.training.epochs": epochs,
+            }
+            for conv, dense, epochs in [(0.2, 0.5, 12), (0.1, 0.3, 12), (0.2, 0.5, 20)]
+        },
+    ),
+    "cnn-augmentation": (
+        "cnn_dropout_aug",
+        {
+            f"{label}, {epochs} epochs": {
+                "variants.cnn_dropout_aug.training.augmentation": augmentation,
+                "variants.cnn_dropout_aug.training.epochs": epochs,
+            }
+            for label, augmentation, epochs in [
+                ("light", {"rotation": 0.05, "zoom": 0.1, "contrast": 0.1}, 20),
+                ("medium", {"rotation": 0.08, "zoom": 0.15, "contrast": 0.2}, 20),
+                ("medium", {"rotation": 0.08, "zoom": 0.15, "contrast": 0.2}, 30),
+            ]
+        },
+    ),
+    "transfer-size": (
+        "transfer",
+        {
+            f"{size}x{size}, frozen backbone": {
+                "rgb160.image.height": size,
+                "rgb160.image.width": size,
+                "variants.transfer.training.fine_tune.epochs": 0,
+            }
+            for size in (160, 192, 224)
+        },
+    ),
+    "transfer-fine-tune": (
+        "transfer",
+        {
+            f"{size}x{size}, {epochs} epochs of the top {layers} layers, smoothing {smoothing}": {
+                "rgb160.image.height": size,
+                "rgb160.image.width": size,
+                "variants.transfer.training.fine_tune.epochs": epochs,
+                "variants.transfer.training.fine_tune.layers": layers,
+                "variants.transfer.training.label_smoothing": smoothing,
+            }
+            for size, epochs, layers, smoothing in [
+                (192, 2, 50, 0.0),
+                (192, 2, 50, 0.1),
+                (192, 3, 100, 0.1),
+            ]
+        },
+    ),
+}
+
+
+def make_scratch_project() -> Path:
+    """A copy of the project's code and configuration reading this project's photos and sets.
+
+    The raw photos and the manifest are linked (read only); the split is copied; the preprocessed
+    sets are linked until a study preprocesses its own (the links are replaced by files then, so
+    the project's own sets are never written).
+    """
+    shutil.rmtree(SCRATCH, ignore_errors=True)
+    SCRATCH.mkdir(parents=True)
+    shared = SCRATCH.parent / "shared"  # what ../shared in the parameters names, from the copy
+    if not shared.is_symlink():
+        shared.symlink_to(PROJECT_ROOT.parent / "shared", target_is_directory=True)
+    for folder in ("conf", "src"):
+        shutil.copytree(
+            PROJECT_ROOT / folder,
+            SCRATCH / folder,
+            ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "local"),
+        )
+    for name in ("pyproject.toml", ".telemetry"):
+        if (PROJECT_ROOT / name).exists():
+            shutil.copy(PROJECT_ROOT / name, SCRATCH / name)
+    local = SCRATCH / "conf" / "local"
+    local.mkdir()
+    (local / "mlflow.yml").write_text(yaml.safe_dump({"tracking": {"experiment": {"name": NAME}}}))
+    data = SCRATCH / "data"
+    data.mkdir()
+    for layer in ("01_raw", "02_intermediate"):
+        (data / layer).symlink_to(PROJECT_ROOT / "data" / layer, target_is_directory=True)
+    shutil.copytree(PROJECT_ROOT / "data" / "03_primary", data / "03_primary")
+    (data / "05_model_input").mkdir()
+    for npz in (PROJECT_ROOT / "data" / "05_model_input").glob("*.npz"):
+        (data / "05_model_input" / npz.name).symlink_to(npz)
+    return SCRATCH
+
+
+def kedro(project: Path, *arguments: str) -> None:
+    environment = os.environ | {"MLFLOW_TRACKING_URI": f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"}
+    command = [str(Path(sys.executable).parent / "kedro"), *arguments]
+    result = subprocess.run(command, cwd=project, env=environment, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed")
+
+
+def as_params(overrides: dict) -> str:
+    """`--params` text for Kedro (the project's run keeps commas inside brackets)."""
+    return ",".join(
+        f"{key}={json.dumps(value) if isinstance(value, dict | list) else value}"
+        if value is not None
+        else f"{key}=null"
+        for key, value in overrides.items()
+    )
+
+
+def run_experiment(project: Path, variant: str, overrides: dict) -> dict:
+    params = as_params({**overrides, "registered_model_name": NAME})
+    input_size = {k: v for k, v in overrides.items() if k.startswith("rgb160.image.")}
+    if input_size:  # the sets preprocessed again in the scratch copy, the transfer set resized
+        for link in (project / "data" / "05_model_input").glob("*.npz"):
+            link.unlink()
+        kedro(project, "run", "--pipelines", "preprocess", "--params", as_params(input_size))
+    started = time.perf_counter()
+    kedro(
+        project, "run", "--pipelines", "train,evaluate", "--namespaces", variant, "--params", params
+    )
+    minutes = (time.perf_counter() - started) / 60
+    reports = project / "data" / "08_reporting"
+    metrics = json.loads((reports / "metrics" / f"{variant}.json").read_text())
+    history = json.loads((reports / "training_history" / f"{variant}.json").read_text())
+    speeds = [row["images_per_second"] for row in history if "images_per_second" in row]
+    best = max(history, key=lambda row: row["val_accuracy"])
+    third_answer = {
+        "other things rejected (test)": metrics["test"]["neither_rejected"],
+        "pets rejected (test)": metrics["test"]["pets_rejected"],
+    }
+    return {
+        "validation accuracy": metrics["validation"]["accuracy"],
+        "test accuracy": metrics["test"]["accuracy"],
+        **(third_answer if "neither_rejected" in metrics["test"] else {}),
+        "epochs run": len(history),
+        "best epoch": best["epoch"],
+        "images/s (median epoch)": round(sorted(speeds)[len(speeds) // 2], 1) if speeds else None,
+        "minutes": round(minutes, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("studies", nargs="*", help=f"any of: {', '.join(STUDIES)}")
+    parser.add_argument("--list", action="store_true")
+    arguments = parser.parse_args()
+    if arguments.list or not arguments.studies:
+        for study, (variant, experiments) in STUDIES.items():
+            print(f"{study} ({variant}): " + "; ".join(experiments))
+        return
+    unknown = sorted(set(arguments.studies) - set(STUDIES))
+    if unknown:
+        parser.error(f"unknown studies {unknown}; studies: {', '.join(STUDIES)}")
+    project = make_scratch_project()
+    for study in arguments.studies:
+        variant, experiments = STUDIES[study]
+        rows = []
+        for label, overrides in experiments.items():
+            print(f"--- {study}: {label}", flush=True)
+            rows.append({"experiment": label, **run_experiment(project, variant, overrides)})
+            print(rows[-1], flush=True)
+        table = pd.DataFrame(rows)
+        for column in (
+            "validation accuracy",
+            "test accuracy",
+            "other things rejected (test)",
+            "pets rejected (test)",
+        ):
+            if column in table:
+                table[column] = table[column].map(lambda value: f"{value:.2%}")
+        report = (
+            f"# Ablation: {study} ({variant})\n\n`python benchmarks/ablations.py {study}`, on "
+            f"{os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f} at the end); each row a "
+            f"`kedro run --pipelines train,evaluate --namespaces {variant}` with its overrides, "
+            f"an MLflow run in the experiment `{NAME}`.\n\n{table.to_markdown(index=False)}\n"
+        )
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"ablations_{study}.md").write_text(report)
+        print(report, flush=True)
+
+
+if __name__ == "__main__":
+    main()
