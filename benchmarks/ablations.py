@@ -80,8 +80,8 @@ STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
         "transfer",
         {
             f"{size}x{size}, frozen backbone": {
-                "rgb160.image.height": size,
-                "rgb160.image.width": size,
+                "rgb192.image.height": size,
+                "rgb192.image.width": size,
                 "variants.transfer.training.fine_tune.epochs": 0,
             }
             for size in (160, 192, 224)
@@ -91,8 +91,8 @@ STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
         "transfer",
         {
             f"{size}x{size}, {epochs} epochs of the top {layers} layers, smoothing {smoothing}": {
-                "rgb160.image.height": size,
-                "rgb160.image.width": size,
+                "rgb192.image.height": size,
+                "rgb192.image.width": size,
                 "variants.transfer.training.fine_tune.epochs": epochs,
                 "variants.transfer.training.fine_tune.layers": layers,
                 "variants.transfer.training.label_smoothing": smoothing,
@@ -162,7 +162,7 @@ def as_params(overrides: dict) -> str:
 
 def run_experiment(project: Path, variant: str, overrides: dict) -> dict:
     params = as_params({**overrides, "registered_model_name": NAME})
-    input_size = {k: v for k, v in overrides.items() if k.startswith("rgb160.image.")}
+    input_size = {k: v for k, v in overrides.items() if k.startswith("rgb192.image.")}
     if input_size:  # the sets preprocessed again in the scratch copy, the transfer set resized
         for link in (project / "data" / "05_model_input").glob("*.npz"):
             link.unlink()
@@ -177,14 +177,18 @@ def run_experiment(project: Path, variant: str, overrides: dict) -> dict:
     history = json.loads((reports / "training_history" / f"{variant}.json").read_text())
     speeds = [row["images_per_second"] for row in history if "images_per_second" in row]
     best = max(history, key=lambda row: row["val_accuracy"])
-    third_answer = {
-        "other things rejected (test)": metrics["test"]["neither_rejected"],
-        "pets rejected (test)": metrics["test"]["pets_rejected"],
-    }
+    third_answer = (
+        {
+            "other things rejected (test)": metrics["test"]["neither_rejected"],
+            "pets rejected (test)": metrics["test"]["pets_rejected"],
+        }
+        if "neither_rejected" in metrics["test"]
+        else {}
+    )
     return {
         "validation accuracy": metrics["validation"]["accuracy"],
         "test accuracy": metrics["test"]["accuracy"],
-        **(third_answer if "neither_rejected" in metrics["test"] else {}),
+        **third_answer,
         "epochs run": len(history),
         "best epoch": best["epoch"],
         "images/s (median epoch)": round(sorted(speeds)[len(speeds) // 2], 1) if speeds else None,

@@ -17,6 +17,12 @@ real photo at 640x480. Per model and backend:
   empty cache (WASM).
 Headless Chromium has no GPU: its WebGL is SwiftShader, which the page skips unless asked
 (?backend=webgl). Prints a table and writes benchmarks/results/web_latency.md.
+
+    python benchmarks/web_latency.py --transfer-sizes 160 192 224 --backends wasm
+
+measures instead `transfer` at each input size, built from the project's parameters with the
+ImageNet weights and its detector's layers (placeholder statistics: latency depends on the
+architecture, not on trained weights), exported as `dvc repro` exports it, in a copy of web/.
 """
 
 import argparse
@@ -24,6 +30,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -172,6 +179,61 @@ def offline_copy(browser: Browser, url: str) -> int:
     )
 
 
+def transfer_exports(sizes: list[int], web_copy: Path) -> Path:
+    """A copy of web/ whose models are `transfer` at each of `sizes` (the module's docstring)."""
+    import numpy as np  # noqa: PLC0415
+
+    from cat_dog_classifier.config import base_config  # noqa: PLC0415
+    from cat_dog_classifier.model_files import model_md5  # noqa: PLC0415
+    from cat_dog_classifier.models import build_model  # noqa: PLC0415
+    from cat_dog_classifier.neither import with_neither_output  # noqa: PLC0415
+    from cat_dog_classifier.pipelines.export.nodes import export_tfjs_models  # noqa: PLC0415
+
+    skipped = shutil.ignore_patterns("models", "node_modules")
+    shutil.copytree(ROOT / "web", web_copy, symlinks=True, ignore=skipped)
+    os.chdir(ROOT)  # the parameters' paths (the backbone weights) are relative to the project
+    variant = base_config("parameters", ROOT)["variants"]["transfer"]
+    records, files = [], {}
+    for size in sizes:
+        model = build_model((size, size, 3), variant["model"])
+        features = model.get_layer("pooled_features").output.shape[-1]
+        detector = {
+            "kind": "mahalanobis",
+            "unit_features": bool(variant["neither"].get("unit_features")),
+            "statistics": {"means": np.zeros((2, features)), "precision": np.eye(features)},
+            "threshold": 0.0,
+            "scale": 1.0,
+        }
+        model_file = web_copy / f"transfer_{size}.keras"
+        with_neither_output(model, detector).save(model_file)
+        record = {
+            "id": f"transfer_{size}",
+            "variant": "transfer",
+            "architecture": "transfer",
+            "aliases": ["champion"],
+            "model_md5": model_md5(model_file.read_bytes()),
+            "input": {
+                "height": size,
+                "width": size,
+                "channels": 3,
+                "color_mode": "rgb",
+                "interpolation": "area",
+            },
+            "validation": {},
+            "test": {},
+            "neither": {"output": "neither_score", "threshold": 0.5},
+        }
+        files |= export_tfjs_models([record], model_file.read_bytes(), [])
+        records.append(json.loads(files.pop("manifest.json"))["models"][0])
+        model_file.unlink()
+    for name, data in files.items():
+        (web_copy / "models" / name).parent.mkdir(parents=True, exist_ok=True)
+        (web_copy / "models" / name).write_bytes(data)
+    manifest = {"default_model": records[0]["id"], "models": records}
+    (web_copy / "models" / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return web_copy
+
+
 def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
@@ -240,8 +302,15 @@ def main() -> None:
     parser.add_argument("--heap-frames", type=int, default=1000)
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--models", nargs="+", help="model ids of the manifest (default: all)")
+    parser.add_argument(
+        "--transfer-sizes", nargs="+", type=int, help="measure `transfer` built at these sizes"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/web_latency.md")
     args = parser.parse_args()
+    scratch_web = None
+    if args.transfer_sizes:
+        scratch_web = tempfile.TemporaryDirectory()
+        args.web_dir = transfer_exports(args.transfer_sizes, Path(scratch_web.name) / "web")
 
     manifest_path = args.web_dir / "models" / "manifest.json"
     if not manifest_path.is_file():

@@ -115,7 +115,7 @@ def test_every_variant_is_registered_once_and_the_best_by_validation_is_champion
         assert version.tags["split_sha256"] == evaluation["split_sha256"]
         transfer = variant == "transfer"
         assert version.tags["color_mode"] == ("rgb" if transfer else "grayscale")
-        assert version.tags["image_height"] == ("160" if transfer else "100")
+        assert version.tags["image_height"] == ("192" if transfer else "100")
 
     best = max(SMALL_VARIANTS, key=lambda v: evaluations[v]["validation"]["accuracy"])
     champion = client.get_model_version_by_alias(NAME, "champion")

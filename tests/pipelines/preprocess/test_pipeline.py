@@ -14,7 +14,7 @@ OUTPUTS = [
     "data/02_intermediate/image_manifest.parquet",
     "data/03_primary/image_splits.parquet",
     "data/05_model_input/gray100.npz",
-    "data/05_model_input/rgb160.npz",
+    "data/05_model_input/rgb192.npz",
     "data/08_reporting/ingestion_report.json",
 ]
 
@@ -42,10 +42,10 @@ def test_ingest_then_preprocess_writes_reproducible_outputs(
     assert os.readlink(project / "data/01_raw/image_source") == str(small_source_zip)
     splits = pd.read_parquet(project / OUTPUTS[1])
     assert splits["split"].value_counts().to_dict() == {"train": 240, "validation": 30, "test": 30}
-    with np.load(project / OUTPUTS[2]) as gray100, np.load(project / OUTPUTS[3]) as rgb160:
+    with np.load(project / OUTPUTS[2]) as gray100, np.load(project / OUTPUTS[3]) as rgb192:
         assert gray100["train_images"].shape == (240, 100, 100, 1)
-        assert rgb160["validation_images"].shape == (30, 160, 160, 3)
-        assert list(gray100["test_paths"]) == list(rgb160["test_paths"])
+        assert rgb192["validation_images"].shape == (30, 192, 192, 3)
+        assert list(gray100["test_paths"]) == list(rgb192["test_paths"])
         assert gray100["test_labels"].sum() == 15
 
     first = {output: (project / output).read_bytes() for output in OUTPUTS}

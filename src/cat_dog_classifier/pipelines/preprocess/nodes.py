@@ -66,7 +66,7 @@ def preprocess_images(
 
     Images are (N, height, width, 1 or 3) uint8 (RGB order), labels uint8 (labels.LABEL_CODES),
     paths the manifest `path`; rows are in path order within each split. The images are streamed:
-    they are decoded while the dataset writes them, so a large set (1.9 GB for rgb160) is never
+    they are decoded while the dataset writes them, so a large set (2.8 GB for rgb192) is never
     held whole. Each photo is decoded once for every set when the sets are saved largest first.
     """
     specs = {name: image_spec(params, jpeg_dct_scaling) for name, params in images.items()}

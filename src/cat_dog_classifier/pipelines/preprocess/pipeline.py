@@ -4,11 +4,11 @@ from kedro.pipeline import Node, Pipeline
 
 from .nodes import preprocess_images, split_images
 
-# One preprocessed set per name, each with its own `<name>.image` parameters: rgb160 is the
+# One preprocessed set per name, each with its own `<name>.image` parameters: rgb192 is the
 # transfer-learning input, gray100 the original study's. Largest first: Kedro saves the outputs in
 # this order, and while the first streams to disk the smaller ones are made from the same decoded
 # photos and kept in memory.
-PREPROCESSED_SETS = ("rgb160", "gray100")
+PREPROCESSED_SETS = ("rgb192", "gray100")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
