@@ -15,6 +15,7 @@ the whole tree (sampled every 20 ms). On a shared machine the wall times depend 
 (printed before and after each mode); the CPU seconds much less.
 
     python benchmarks/data_pipeline.py [--source ZIP] [--modes nodes,kedro,dvc] [--profile]
+                                       [--dvc-cache-type hardlink]
 
 The table is printed and written to benchmarks/results/data_pipeline.md. `--profile` adds, per
 stage, the functions that took the most samples of py-spy (a sampling profiler that sees every
@@ -29,6 +30,7 @@ import datetime
 import os
 import platform
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -87,6 +89,8 @@ def copy_project(destination: Path, source: Path) -> Path:
     # The source the stages read, for `kedro run` and for the dependency `dvc repro` hashes.
     parameters = destination / "conf" / "base" / "parameters_ingest.yml"
     text = re.sub(r"(?m)^(\s+source:).*$", rf"\1 {source}", parameters.read_text())
+    # the local copies of the photos of other things (ingested too), from the copy's place
+    text = text.replace("../shared/", f"{PROJECT_ROOT.parent / 'shared'}/")
     parameters.write_text(text)
     (destination / "logging.yml").write_text(LOGGING)
     return destination
@@ -170,6 +174,7 @@ def run_nodes(stage: str, source: Path) -> None:
     from kedro.config import OmegaConfigLoader  # noqa: PLC0415 - only in this child process
     from kedro.io import DataCatalog  # noqa: PLC0415
 
+    from cat_dog_classifier.pipelines.fetch import nodes as fetch  # noqa: PLC0415
     from cat_dog_classifier.pipelines.ingest import nodes as ingest  # noqa: PLC0415
     from cat_dog_classifier.pipelines.preprocess import nodes as preprocess  # noqa: PLC0415
     from cat_dog_classifier.pipelines.preprocess.pipeline import (  # noqa: PLC0415
@@ -181,12 +186,24 @@ def run_nodes(stage: str, source: Path) -> None:
     catalog = DataCatalog.from_config(config["catalog"])
     start = time.perf_counter()
     if stage == "ingest":
-        manifest = ingest.reject_duplicates(ingest.inspect_images(str(source), params["ingest"]))
+        settings = params["ingest"]
+        neither = fetch.fetch_neither_source(  # resolving a path: not measured by the stages either
+            settings["neither_source"],
+            settings["neither_local_copies"],
+            settings["no_neither_photos"],
+        )
+        start = time.perf_counter()
+        manifest = ingest.reject_duplicates(
+            ingest.inspect_images(str(source), settings),
+            ingest.inspect_neither_images(neither, settings),
+        )
         catalog.save("image_manifest", manifest)
         catalog.save("ingestion_report", ingest.summarise_ingestion(manifest))
     else:
         splits = preprocess.split_images(
-            catalog.load("image_manifest"), params["preprocess"]["split"]
+            catalog.load("image_manifest"),
+            params["preprocess"]["split"],
+            params["preprocess"]["neither_split"],
         )
         catalog.save("image_splits", splits)
         sets = preprocess.preprocess_images(
@@ -239,11 +256,16 @@ def warm_up(project: Path, mode: str) -> None:
     link_photos(project, mode)
 
 
-def run_mode(mode: str, source: Path) -> tuple[dict[str, dict[str, float]], pd.DataFrame, str]:
+def run_mode(
+    mode: str, source: Path, dvc_cache_type: str | None = None
+) -> tuple[dict[str, dict[str, float]], pd.DataFrame, str]:
     with tempfile.TemporaryDirectory(prefix="benchmark-data-") as scratch:
         project = copy_project(Path(scratch), source)
         if mode == "dvc":
-            for command in (["init", "--no-scm"], ["config", "core.analytics", "false"]):
+            setup = [["init", "--no-scm"], ["config", "core.analytics", "false"]]
+            if dvc_cache_type:
+                setup.append(["config", "cache.type", dvc_cache_type])
+            for command in setup:
                 subprocess.run(
                     ["dvc", *command, "--quiet"], cwd=project, env=environment(project), check=True
                 )
@@ -324,6 +346,10 @@ def main() -> None:
     )
     parser.add_argument("--modes", default=",".join(MODES), help="of: nodes, kedro, dvc")
     parser.add_argument("--profile", action="store_true", help="add py-spy's top functions")
+    parser.add_argument(
+        "--dvc-cache-type",
+        help="DVC's cache.type for the dvc mode (e.g. hardlink; default: DVC's own, reflink,copy)",
+    )
     parser.add_argument("--nodes-of", choices=STAGES, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     source = arguments.source.resolve()
@@ -338,7 +364,7 @@ def main() -> None:
     ]
     modes = [mode for mode in arguments.modes.split(",") if mode]
     if modes:
-        lines += throughput_table(modes, source)
+        lines += throughput_table(modes, source, arguments.dvc_cache_type)
     if arguments.profile:
         lines += profile_stages(source, top=12)
     table = "\n".join(lines) + "\n"
@@ -347,15 +373,18 @@ def main() -> None:
     RESULTS.write_text(table)
 
 
-def throughput_table(modes: list[str], source: Path) -> list[str]:
+def throughput_table(
+    modes: list[str], source: Path, dvc_cache_type: str | None = None
+) -> list[str]:
     results, loads = {}, {}
     for mode in modes:
-        results[mode], manifest, loads[mode] = run_mode(mode, source)
+        results[mode], manifest, loads[mode] = run_mode(mode, source, dvc_cache_type)
     files, images = len(manifest), int((manifest["status"] == "ok").sum())
     counts = {"ingest": files, "preprocess": images}
     lines = [
         "",
-        f"{files} files, {images} usable images. Command: `python benchmarks/data_pipeline.py`. "
+        f"{files} files, {images} usable images. Command: "
+        f"`{shlex.join(['python', 'benchmarks/data_pipeline.py', *sys.argv[1:]])}`. "
         "Load average (1/5/15 min): "
         + "; ".join(f"{MODES[mode]} {value}" for mode, value in loads.items())
         + ".",
