@@ -90,18 +90,13 @@ STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
     "transfer-fine-tune": (
         "transfer",
         {
-            f"{size}x{size}, {epochs} epochs of the top {layers} layers, smoothing {smoothing}": {
-                "rgb192.image.height": size,
-                "rgb192.image.width": size,
+            f"{epochs} epochs of the top {layers} layers at {rate:g}": {
                 "variants.transfer.training.fine_tune.epochs": epochs,
                 "variants.transfer.training.fine_tune.layers": layers,
-                "variants.transfer.training.label_smoothing": smoothing,
+                "variants.transfer.training.fine_tune.learning_rate": rate,
             }
-            for size, epochs, layers, smoothing in [
-                (192, 2, 50, 0.0),
-                (192, 2, 50, 0.1),
-                (192, 3, 100, 0.1),
-            ]
+            # the default last: the candidates first if time runs short
+            for epochs, layers, rate in [(4, 50, 3e-5), (4, 100, 3e-5), (2, 50, 1e-5)]
         },
     ),
 }
@@ -152,12 +147,17 @@ def kedro(project: Path, *arguments: str) -> None:
 
 def as_params(overrides: dict) -> str:
     """`--params` text for Kedro (the project's run keeps commas inside brackets)."""
-    return ",".join(
-        f"{key}={json.dumps(value) if isinstance(value, dict | list) else value}"
-        if value is not None
-        else f"{key}=null"
-        for key, value in overrides.items()
-    )
+
+    def text(value: object) -> str:
+        if value is None:
+            return "null"
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        if isinstance(value, float):  # YAML reads 3e-05 as a string: write 0.00003
+            return f"{value:.12f}".rstrip("0")
+        return str(value)
+
+    return ",".join(f"{key}={text(value)}" for key, value in overrides.items())
 
 
 def run_experiment(project: Path, variant: str, overrides: dict) -> dict:
@@ -215,25 +215,32 @@ def main() -> None:
         for label, overrides in experiments.items():
             print(f"--- {study}: {label}", flush=True)
             rows.append({"experiment": label, **run_experiment(project, variant, overrides)})
-            print(rows[-1], flush=True)
-        table = pd.DataFrame(rows)
-        for column in (
-            "validation accuracy",
-            "test accuracy",
-            "other things rejected (test)",
-            "pets rejected (test)",
-        ):
-            if column in table:
-                table[column] = table[column].map(lambda value: f"{value:.2%}")
-        report = (
-            f"# Ablation: {study} ({variant})\n\n`python benchmarks/ablations.py {study}`, on "
-            f"{os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f} at the end); each row a "
-            f"`kedro run --pipelines train,evaluate --namespaces {variant}` with its overrides, "
-            f"an MLflow run in the experiment `{NAME}`.\n\n{table.to_markdown(index=False)}\n"
-        )
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"ablations_{study}.md").write_text(report)
-        print(report, flush=True)
+            # written after every experiment: a study takes an hour or more, and an interrupted
+            # one keeps the rows it finished
+            write_report(study, variant, rows, done=len(rows) == len(experiments))
+
+
+def write_report(study: str, variant: str, rows: list[dict], done: bool) -> None:
+    """Print the study's table and write it to benchmarks/results/ablations_<study>.md."""
+    table = pd.DataFrame(rows)
+    for column in (
+        "validation accuracy",
+        "test accuracy",
+        "other things rejected (test)",
+        "pets rejected (test)",
+    ):
+        if column in table:
+            table[column] = table[column].map(lambda value: f"{value:.2%}")
+    status = "" if done else " (unfinished: the experiments run so far)"
+    report = (
+        f"# Ablation: {study} ({variant}){status}\n\n`python benchmarks/ablations.py {study}`, on "
+        f"{os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f} at the end); each row a "
+        f"`kedro run --pipelines train,evaluate --namespaces {variant}` with its overrides, "
+        f"an MLflow run in the experiment `{NAME}`.\n\n{table.to_markdown(index=False)}\n"
+    )
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"ablations_{study}.md").write_text(report)
+    print(report, flush=True)
 
 
 if __name__ == "__main__":
