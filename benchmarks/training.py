@@ -144,6 +144,7 @@ def repro(arguments: argparse.Namespace) -> str:
     from cat_dog_classifier.config import variants  # noqa: PLC0415
 
     start = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
     log = RESULTS / "training_repro.log"
     RESULTS.mkdir(parents=True, exist_ok=True)
     print(f"dvc repro --force; its output also goes to {log}", flush=True)
@@ -157,12 +158,21 @@ def repro(arguments: argparse.Namespace) -> str:
             text=True,
         ) as process,
     ):
+        timed_lines = []
         for line in process.stdout:  # shown as it runs, and kept for the per-stage times
+            timed_lines.append((time.perf_counter() - start, line))
             sys.stdout.write(line)
             output.write(line)
     if process.returncode:
         raise SystemExit(f"dvc repro failed ({process.returncode}): see {log}")
-    minutes = (time.perf_counter() - start) / 60
+    seconds = time.perf_counter() - start
+    minutes = seconds / 60
+    stages = pd.DataFrame(
+        [
+            {"stage": stage, "wall (min)": round(stage_seconds / 60, 1)}
+            for stage, stage_seconds in stage_durations(timed_lines, seconds).items()
+        ]
+    ).to_markdown(index=False)
     reports = PROJECT_ROOT / "data" / "08_reporting"
     rows = []
     for variant, block in variants(PROJECT_ROOT).items():
@@ -194,8 +204,22 @@ def repro(arguments: argparse.Namespace) -> str:
     table = pd.DataFrame(rows).to_markdown(index=False)
     return (
         f"# Full dvc repro\n\nMachine: {machine()}.\n`python benchmarks/training.py repro`: "
-        f"`dvc repro --force` took {minutes:.1f} min (goal: 60 min on 2 cores).\n\n{table}\n"
+        f"`dvc repro --force` took {minutes:.1f} min (goal: 60 min on 2 cores); load average "
+        f"{load_at_start:.1f} at start, {os.getloadavg()[0]:.1f} at the end.\n\n{table}\n\n"
+        f"Wall time per stage (from one stage's start to the next's):\n\n{stages}\n"
     )
+
+
+def stage_durations(timed_lines: list[tuple[float, str]], end: float) -> dict[str, float]:
+    """Seconds per stage of `dvc repro`'s output, given as (seconds since start, line) pairs:
+    each stage runs from its "Running stage" line to the next one's, the last to `end`."""
+    starts = [
+        (seconds, line.split("'")[1])
+        for seconds, line in timed_lines
+        if line.startswith("Running stage '")
+    ]
+    ends = [seconds for seconds, _ in starts[1:]] + [end]
+    return {stage: stop - begin for (begin, stage), stop in zip(starts, ends, strict=True)}
 
 
 def _share(value: float | None, form: str = "{:.1%}") -> str:
