@@ -124,7 +124,13 @@ def make_dataset(
             lambda x, y: (augmentation(x, training=True), y),
             num_parallel_calls=None if deterministic else tf.data.AUTOTUNE,
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # No autotuning thread: it sleeps up to a minute between rounds, and destroying an iterator
+    # waits for it to wake. Keras destroys the validation iterator every epoch, so training sat
+    # idle 10-100 s per epoch (README: Benchmarks, Training). Without it, AUTOTUNE parallelism is
+    # the number of cores and the prefetch buffer still grows when it runs empty.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 class KeepBest(keras.callbacks.Callback):
