@@ -1,7 +1,6 @@
 """benchmarks/data_pipeline.py's node mode: it calls the stages' node functions itself, so it
 must follow the pipelines when their inputs change (it once failed on a node's new input)."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -9,16 +8,13 @@ import pandas as pd
 import pytest
 
 from cat_dog_classifier.labels import NEITHER
+from tests.benchmarks.conftest import load_benchmark
 from tests.conftest import run_command
 
 
 @pytest.fixture(scope="module")
-def data_pipeline(project_root: Path):
-    path = project_root / "benchmarks" / "data_pipeline.py"
-    spec = importlib.util.spec_from_file_location("data_pipeline_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def data_pipeline():
+    return load_benchmark("data_pipeline")
 
 
 def test_the_node_mode_runs_both_stages_with_the_photos_of_other_things(

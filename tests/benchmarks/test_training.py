@@ -1,18 +1,13 @@
 """benchmarks/training.py's repro mode: the wall time it reports per stage of `dvc repro`."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+
+from tests.benchmarks.conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
-def training_benchmark(project_root: Path):
-    path = project_root / "benchmarks" / "training.py"
-    spec = importlib.util.spec_from_file_location("training_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def training_benchmark():
+    return load_benchmark("training")
 
 
 def test_each_stage_runs_from_its_start_to_the_next_stages(training_benchmark):
