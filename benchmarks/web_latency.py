@@ -101,18 +101,29 @@ def model_latencies(page: Page, values: list[float], frames: int, warmup: int) -
     )
 
 
-def live_frames(page: Page, settle_s: float, frames: int) -> tuple[list[float], float]:
-    """Per-frame times (arrival to answer) of the live loop after `settle_s`, and frames/s."""
+STAGES = ("read", "preprocess", "model", "show")
+
+
+def live_frames(page: Page, settle_s: float, frames: int) -> tuple[list[float], float, dict]:
+    """Per-frame times (arrival to answer) of the live loop after `settle_s`, frames/s, and the
+    mean ms per frame of each stage (read the frame, preprocess, model, show) over those frames."""
     page.wait_for_function("() => catDogDebug.snapshot().loop.frames > 0")
     page.wait_for_timeout(settle_s * 1000)
-    first = page.evaluate("catDogDebug.snapshot().loop.frames")
+    before = page.evaluate("catDogDebug.snapshot()")
+    first = before["loop"]["frames"]
     started = time.perf_counter()
     wanted = min(frames, 250)  # the page logs its last 256 frames
     page.wait_for_function(f"() => catDogDebug.snapshot().loop.frames >= {first + wanted}")
     rate = wanted / (time.perf_counter() - started)
+    after = page.evaluate("catDogDebug.snapshot()")
     log = page.evaluate("catDogDebug.recentFrames()")
     times = [end - start for start, end in zip(log["start"], log["end"], strict=True)]
-    return times[-wanted:], rate
+    counted = after["cameraStages"]["frames"] - before["cameraStages"]["frames"]
+    stages = {
+        stage: (after["cameraStages"][stage] - before["cameraStages"][stage]) / counted
+        for stage in STAGES
+    }
+    return times[-wanted:], rate, stages
 
 
 def heap_growth(page: Page, frames: int) -> float:
@@ -255,7 +266,7 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
     model_ms = model_latencies(page, values, args.frames, args.warmup)
     page.context.close()
     page = open_page(browser, url)  # camera on, the default interval
-    live_ms, rate = live_frames(page, args.settle, args.frames)
+    live_ms, rate, stages = live_frames(page, args.settle, args.frames)
     result = {
         "backend": page.inner_text("#backend"),
         "p50": float(np.percentile(model_ms, 50)),
@@ -263,6 +274,7 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
         "live_p50": float(np.percentile(live_ms, 50)),
         "live_p95": float(np.percentile(live_ms, 95)),
         "fps": rate,
+        "stages": stages,
     }
     if backend == "wasm":
         result["heap_kb"] = heap_growth(page, args.heap_frames) / 1024 * 1000 / args.heap_frames
@@ -274,21 +286,23 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
 def table(rows: list[tuple[dict, str, dict]]) -> list[str]:
     lines = [
         "| model | export | size (MB) | backend | model p50 / p95 (ms) | live p50 / p95 (ms) "
+        "| live, mean ms: read / preprocess / model / show "
         "| live frames/s | heap growth per 1,000 frames (kB) | first load (MB, s) |",
-        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for entry, backend, result in rows:
         export = "float16" if entry["quantization"] == "float16" else "float32"
         head = f"| {entry['id']} | {export} | {entry['size_bytes'] / 1e6:.2f} |"
         if "error" in result:
-            lines.append(f"{head} {backend} | unavailable: {result['error']} | | | | |")
+            lines.append(f"{head} {backend} | unavailable: {result['error']} | | | | | |")
             continue
         heap = f"{result['heap_kb']:+.0f}" if "heap_kb" in result else ""
         load = f"{result['load_bytes'] / 1e6:.1f}, {result['load_s']:.1f}" if heap else ""
+        stages = " / ".join(f"{result['stages'][stage]:.1f}" for stage in STAGES)
         lines.append(
             f"{head} {result['backend']} | {result['p50']:.1f} / {result['p95']:.1f} "
-            f"| {result['live_p50']:.1f} / {result['live_p95']:.1f} | {result['fps']:.0f} "
-            f"| {heap} | {load} |"
+            f"| {result['live_p50']:.1f} / {result['live_p95']:.1f} | {stages} "
+            f"| {result['fps']:.0f} | {heap} | {load} |"
         )
     return lines
 

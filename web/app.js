@@ -53,10 +53,17 @@ function clearError(matching) {
   }
 }
 
+// Where camera frames' time goes, summed per stage since the page opened (the latency benchmark reads it
+// before and after a stretch of frames): reading the frame, preprocessing, the model, updating the view.
+const cameraStages = { frames: 0, read: 0, preprocess: 0, model: 0, show: 0 };
+
 // One classification of RGBA pixels; `started` is when reading them began. Allocates nothing per frame.
 async function classifyPixels(pixels, width, height, source, started) {
+  const preprocessStart = performance.now();
   const input = state.preprocessor.run(pixels, width, height);
+  const modelStart = performance.now();
   const { dog, neither } = await predict(state.loaded, input);
+  const showStart = performance.now();
   const label = labelFor(dog, neither, state.loaded.neitherThreshold, settings);
   const last = state.last;
   last.label = label;
@@ -69,6 +76,13 @@ async function classifyPixels(pixels, width, height, source, started) {
   state.classified += 1;
   view.show(label, dog, neither, source);
   view.showStats(last.ms, loop.frames, source === "camera");
+  if (source === "camera") {
+    cameraStages.frames += 1;
+    cameraStages.read += preprocessStart - started;
+    cameraStages.preprocess += modelStart - preprocessStart;
+    cameraStages.model += showStart - modelStart;
+    cameraStages.show += performance.now() - showStart;
+  }
 }
 
 // The loop's work per camera frame: read it into the reused buffer, preprocess, classify, show.
@@ -258,6 +272,7 @@ function exposeDebugHook() {
         crossOriginIsolated: globalThis.crossOriginIsolated,
         pixels: reader.method,
         pixelsFallback: reader.fallbackReason,
+        cameraStages,
         loop: {
           mode: loop.mode,
           running: loop.running,

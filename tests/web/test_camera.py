@@ -104,8 +104,7 @@ def test_the_loop_classifies_each_new_frame_once_one_at_a_time_at_the_interval(
     wait_for_frames(page, 2)
     start = snapshot(page)
     page.wait_for_timeout(3000)
-    end = snapshot(page)
-    recent = page.evaluate("catDogDebug.recentFrames()")
+    end, recent = page.evaluate("[catDogDebug.snapshot(), catDogDebug.recentFrames()]")
 
     frames, starts, ends = (np.array(recent[key]) for key in ("frame", "start", "end"))
     assert end["loop"]["mode"] == "video-frame"  # driven by requestVideoFrameCallback
@@ -118,6 +117,16 @@ def test_the_loop_classifies_each_new_frame_once_one_at_a_time_at_the_interval(
     if interval == 100:
         assert per_second >= 5
         assert end["loop"]["tooSoon"] > start["loop"]["tooSoon"]  # frames passed over meanwhile
+
+    # The page's time per stage (read, preprocess, model, show: the latency benchmark's breakdown)
+    # covers the same frames as the loop's log and adds up to their time.
+    counted = end["loop"]["frames"] - start["loop"]["frames"]
+    stages = {k: end["cameraStages"][k] - start["cameraStages"][k] for k in end["cameraStages"]}
+    assert stages.pop("frames") == counted
+    assert all(stages[k] > 0 for k in ("read", "preprocess", "model")), stages
+    logged = float(np.sum(ends[-counted:] - starts[-counted:]))
+    assert sum(stages.values()) <= logged
+    assert sum(stages.values()) == pytest.approx(logged, rel=0.1)
 
 
 # Headless Chromium keeps every page visible: CDP's minimised window, a background tab and the
