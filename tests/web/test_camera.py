@@ -254,17 +254,32 @@ def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
     # 1.1 MB after 100 warm-up frames, once, with no growth of the page's own objects).
     page.evaluate("n => catDogDebug.runFrames(n)", frames if model == "transfer" else frames // 10)
     tensors, used, held = page.evaluate("catDogDebug.numTensors()"), heap_used(), heap_objects(cdp)
-    page.evaluate("n => catDogDebug.runFrames(n)", frames)
-    tensors_after, used_after = page.evaluate("catDogDebug.numTensors()"), heap_used()
-    held_after = heap_objects(cdp)
-
-    assert tensors_after == tensors
-    data_growth = sum(
-        held_after[kind] - held[kind] for kind in held.keys() | held_after.keys() if page_data(kind)
-    )
     # Measured: within ±5 kB (Blink's text-shaping cache). One leaked number per frame would hold
     # 40-160 kB after 10,000 frames; one leaked object per frame, 16 kB or more after 1,000.
-    assert data_growth < 16 * 1024, f"the page's objects grew by {data_growth} bytes"
+    bound = 16 * 1024
+    # A leak grows with every stretch of frames; a one-off settling of the browser does not (seen
+    # once on a busy CI machine: 35 kB after 1,000 transfer frames, never here in five runs, idle or
+    # loaded). So a stretch that grew is followed by a second one, and that one must stay flat.
+    stretches = []
+    for _ in range(2):
+        page.evaluate("n => catDogDebug.runFrames(n)", frames)
+        held_after = heap_objects(cdp)
+        stretches.append(
+            {
+                kind: held_after[kind] - held[kind]
+                for kind in held.keys() | held_after.keys()
+                if page_data(kind) and held_after[kind] != held[kind]
+            }
+        )
+        if sum(stretches[-1].values()) < bound:
+            break
+        held = held_after
+    tensors_after, used_after = page.evaluate("catDogDebug.numTensors()"), heap_used()
+
+    assert tensors_after == tensors
+    grown = [sum(growth.values()) for growth in stretches]
+    largest = sorted(stretches[-1].items(), key=lambda item: -abs(item[1]))[:10]
+    assert grown[-1] < bound, f"the page's objects grew by {grown} bytes, the most: {largest}"
     # The whole JS heap, code included: a coarse check (its reads wander by 0.3 MB, see above).
     assert used_after - used < 1024 * 1024, f"the JS heap grew by {used_after - used} bytes"
     assert snapshot(page)["frames"] >= frames
