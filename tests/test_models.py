@@ -1,6 +1,9 @@
 """Architectures built from the project's parameters, on real photos and real backbone weights."""
 
 import io
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import tensorflow as tf
 from PIL import Image
 
 from cat_dog_classifier.config import base_config
-from cat_dog_classifier.models import build_backbone, build_model
+from cat_dog_classifier.models import build_backbone, build_model, resolve_weights
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +135,46 @@ def test_the_weights_file_must_have_the_pinned_sha256(parameters, mobilenet_weig
     ).save_weights(other)
     with pytest.raises(ValueError, match=r"set weights_sha256 to [0-9a-f]{64}"):
         build_backbone("mobilenet_v2", (96, 96, 3), str(other), pinned)
+
+
+def test_auto_weights_are_the_first_local_copy_that_exists(parameters, mobilenet_weights, tmp_path):
+    copies = [str(tmp_path / "absent.weights.h5"), str(mobilenet_weights)]
+    assert resolve_weights("auto", copies) == str(mobilenet_weights)
+    assert resolve_weights(str(mobilenet_weights), []) == str(mobilenet_weights)  # a path as it is
+    assert resolve_weights(None, copies) is None
+    # The project's default is auto, over this machine's copy (../shared), pinned by its SHA-256.
+    transfer = parameters["transfer"]["model"]
+    assert transfer["weights"] == "auto"
+    assert [Path(p).name for p in transfer["weights_local_copies"]] == [mobilenet_weights.name]
+
+
+def test_auto_weights_without_a_local_copy_are_keras_own_download(
+    mobilenet_weights, tmp_path, caplog
+):
+    """No local copy: Keras' "imagenet" weights, from its cache (KERAS_HOME), downloaded once."""
+    assert resolve_weights("auto", [str(tmp_path / "absent.weights.h5")]) == "imagenet"
+    assert "no local copy" in caplog.text
+    # What Keras finds in its cache is what the backbone gets: here a file of known weights in
+    # Keras' own (legacy .h5) format under the name Keras downloads for a 96x96 MobileNetV2.
+    network = keras.applications.MobileNetV2(
+        include_top=False, weights=None, input_shape=(96, 96, 3)
+    )
+    network.load_weights(mobilenet_weights)
+    cache = tmp_path / "keras_home" / "models"
+    cache.mkdir(parents=True)
+    network.save(cache / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5")
+    script = (
+        "import sys, numpy as np\n"
+        "from cat_dog_classifier.models import build_backbone\n"
+        "backbone = build_backbone('mobilenet_v2', (96, 96, 3), 'auto', None, [sys.argv[1]])\n"
+        "np.save(sys.argv[2], backbone.get_layer('backbone').get_weights()[0])\n"
+    )
+    first_kernel = tmp_path / "first_kernel.npy"
+    environment = os.environ | {"KERAS_HOME": str(tmp_path / "keras_home")}
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "absent.weights.h5"), str(first_kernel)],
+        env=environment,
+        check=True,
+        timeout=300,
+    )
+    np.testing.assert_array_equal(np.load(first_kernel), network.get_weights()[0])

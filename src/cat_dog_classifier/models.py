@@ -7,6 +7,7 @@ separately and never enters a saved model.
 """
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ from keras import layers
 
 # mean of each ImageNet channel in R, G, B order; ResNet50's "caffe" preprocessing subtracts it
 IMAGENET_RGB_MEAN = (123.68, 116.779, 103.939)
+AUTO_WEIGHTS = "auto"
+
+logger = logging.getLogger(__name__)
 
 
 def build_cnn(
@@ -43,18 +47,41 @@ def build_cnn(
     return keras.Model(inputs, outputs, name="cnn")
 
 
+def resolve_weights(weights: str | None, local_copies: list[str] | None = None) -> str | None:
+    """The backbone weights `weights` names on this machine. `auto`: the first of `local_copies`
+    that exists, else "imagenet" (Keras' own copy, downloaded into its cache, ~/.keras/models, on
+    first use); anything else as it is."""
+    if weights != AUTO_WEIGHTS:
+        return weights
+    copies = [str(path) for path in local_copies or []]
+    local = next((path for path in copies if Path(path).is_file()), None)
+    if local:
+        logger.info("Backbone weights auto: the local copy %s", local)
+        return local
+    logger.warning(
+        "Backbone weights auto: no local copy (%s), so Keras' own ImageNet weights ('imagenet', "
+        "downloaded once into ~/.keras/models). They are not the file weights_sha256 pins: "
+        "results differ slightly from the README's.",
+        copies or "none",
+    )
+    return "imagenet"
+
+
 def build_backbone(
     name: str,
     input_shape: tuple[int, int, int],
     weights: str | None,
     weights_sha256: str | None = None,
+    weights_local_copies: list[str] | None = None,
 ) -> keras.Model:
     """An ImageNet backbone without its top that takes raw RGB 0-255 pixels.
 
-    `weights` is "imagenet" (Keras downloads them and checks their hash), a path to a `.weights.h5`
-    file of the same architecture, or None (random initialisation). A file must have the SHA-256
-    `weights_sha256` when one is given: the parameter is how DVC sees the weights' content.
+    `weights` is `auto` (`resolve_weights`: a local copy, else "imagenet"), "imagenet" (Keras
+    downloads its own copy), a path to a `.weights.h5` file of the same architecture, or None
+    (random initialisation). A file must have the SHA-256 `weights_sha256` when one is given: the
+    parameter is how DVC sees the weights' content.
     """
+    weights = resolve_weights(weights, weights_local_copies)
     if input_shape[-1] != 3:
         raise ValueError(f"ImageNet backbones need RGB input, got {input_shape[-1]} channel(s)")
     if name == "mobilenet_v2":
@@ -121,10 +148,13 @@ def build_transfer(
     weights: str | None,
     head_dropout: float,
     weights_sha256: str | None = None,
+    weights_local_copies: list[str] | None = None,
 ) -> tuple[keras.Model, keras.Model, keras.Model]:
     """Backbone + head. Returns (model, backbone, head) with the layers shared, so the head can be
     trained on cached backbone features and the full model used (and fine-tuned) afterwards."""
-    feature_extractor = build_backbone(backbone, input_shape, weights, weights_sha256)
+    feature_extractor = build_backbone(
+        backbone, input_shape, weights, weights_sha256, weights_local_copies
+    )
     head = build_head(feature_extractor.output.shape[-1], head_dropout)
     model = keras.Model(
         feature_extractor.input, head(feature_extractor.output), name=f"transfer_{backbone}"

@@ -16,7 +16,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cat_dog_classifier.models import build_augmentation, build_model, build_transfer
+from cat_dog_classifier.models import (
+    build_augmentation,
+    build_model,
+    build_transfer,
+    resolve_weights,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -392,6 +397,11 @@ def fit_variant(
         for split in ("train", "validation")
         for kind in ("images", "labels")
     }
+    weights = {}
+    if model_params["architecture"] == "transfer":  # resolved once, and recorded
+        resolved = resolve_weights(model_params["weights"], model_params.get("weights_local_copies"))
+        model_params = {**model_params, "weights": resolved}
+        weights = {"backbone_weights": str(resolved)}
     train = train_transfer if model_params["architecture"] == "transfer" else train_cnn
     with precision_policy(precision):
         model, history = train(data, model_params, training, strategy)
@@ -401,5 +411,6 @@ def fit_variant(
         "replicas": strategy.num_replicas_in_sync,
         "devices": ",".join(sorted({d.device_type for d in tf.config.list_logical_devices()})),
         "training_seconds": round(time.perf_counter() - started, 1),
+        **weights,
     }
     return model, history, info
