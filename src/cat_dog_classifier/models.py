@@ -144,6 +144,7 @@ def build_head(feature_dim: int, dropout: float) -> keras.Model:
 
 def build_transfer(
     input_shape: tuple[int, int, int],
+    *,
     backbone: str,
     weights: str | None,
     head_dropout: float,

@@ -399,7 +399,8 @@ def fit_variant(
     }
     weights = {}
     if model_params["architecture"] == "transfer":  # resolved once, and recorded
-        resolved = resolve_weights(model_params["weights"], model_params.get("weights_local_copies"))
+        copies = model_params.get("weights_local_copies")
+        resolved = resolve_weights(model_params["weights"], copies)
         model_params = {**model_params, "weights": resolved}
         weights = {"backbone_weights": str(resolved)}
     train = train_transfer if model_params["architecture"] == "transfer" else train_cnn
