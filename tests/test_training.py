@@ -169,9 +169,10 @@ def test_mixed_bfloat16_trains_and_saves_a_float32_model_with_its_weights(gray_s
 
 @pytest.mark.slow
 def test_same_seed_retrains_the_same_model(gray_set, parameters):
-    model_params, training = variant(
-        parameters, "cnn_dropout_aug", epochs=1, deterministic=True, precision="float32"
-    )
+    """With the project's defaults (parallel input pipeline, precision auto, no TF op
+    determinism): augmentation's random draws come in the same order in every run."""
+    model_params, training = variant(parameters, "cnn_dropout_aug", epochs=2)
+    assert training["deterministic"] is False
     first, first_history, _ = fit_variant(gray_set, model_params, training)
     second, second_history, _ = fit_variant(gray_set, model_params, training)
 

@@ -94,15 +94,13 @@ def make_dataset(
     *,
     shuffle_seed: int | None = None,
     augmentation: keras.Layer | None = None,
-    deterministic: bool = False,
 ) -> tf.data.Dataset:
     """Batches of (float32 images, float32 labels), in order, or shuffled anew each epoch when
     given a seed (the same seed gives the same sequence of epochs).
 
     `images` may be a memory map: only the images of each batch are read and copied, never the
     whole set (a 224x224 RGB training set is 3 GB). They are cast to float32 per batch; augmentation
-    runs here, in parallel with training, never inside the model. `deterministic` augments one
-    batch at a time: parallel calls would draw from the layers' random state in a varying order.
+    runs here, ahead of training (prefetched), never inside the model.
     """
     count = len(images)
     epochs = itertools.count()
@@ -125,10 +123,10 @@ def make_dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     if augmentation is not None:
-        dataset = dataset.map(
-            lambda x, y: (augmentation(x, training=True), y),
-            num_parallel_calls=None if deterministic else tf.data.AUTOTUNE,
-        )
+        # One batch at a time, so the layers' random draws come in the same order in every run
+        # (parallel calls took them in a varying order: the same seed gave another model). It keeps
+        # ahead of training all the same (README: Benchmarks, Training).
+        dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y))
     # No autotuning thread: it sleeps up to a minute between rounds, and destroying an iterator
     # waits for it to wake. Keras destroys the validation iterator every epoch, so training sat
     # idle 10-100 s per epoch (README: Benchmarks, Training). Without it, AUTOTUNE parallelism is
@@ -267,7 +265,6 @@ def train_cnn(
             batch_size,
             shuffle_seed=seed,
             augmentation=build_augmentation(augmentation, seed) if augmentation else None,
-            deterministic=training["deterministic"],
         ),
         make_dataset(data["validation_images"], data["validation_labels"], batch_size),
         epochs=epochs,
@@ -346,7 +343,6 @@ def train_transfer(
                 batch_size,
                 shuffle_seed=seed,
                 augmentation=build_augmentation(augmentation, seed) if augmentation else None,
-                deterministic=training["deterministic"],
             ),
             make_dataset(data["validation_images"], data["validation_labels"], batch_size),
             epochs=fine_tune["epochs"],

@@ -1,0 +1,109 @@
+"""The page as a phone on the local network uses it: served over HTTPS by `serve.py --certfile`
+(README: On a phone), a phone's screen, touch and cores, a portrait back camera, a photo from the
+phone's gallery, and then no network at all."""
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.conftest import SmallProject
+
+from .conftest import copy_page, serve, write_y4m
+from .pages import BAND, TIMEOUT_MS, snapshot, wait_for_frames
+from .test_offline import wait_until_offline_ready
+from .test_parity import phone_photo
+
+# A mid-range Android phone, as Chromium's device emulation describes one.
+PHONE = {
+    "viewport": {"width": 412, "height": 915},
+    "device_scale_factor": 2.625,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/156.0.0.0 Mobile Safari/537.36"
+    ),
+}
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate, made as README's phone instructions make one."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=catdog", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.slow
+def test_a_phone_over_https_classifies_its_camera_and_photos_then_works_offline(
+    trained_project: SmallProject,
+    launch_chromium: Callable[..., Browser],
+    certificate: tuple[Path, Path],
+    samples_dir: Path,
+    tmp_path: Path,
+):
+    web_dir = copy_page(tmp_path / "web", trained_project.path / "web" / "models")
+    # The back camera held upright: a portrait frame, the middle of a real photo.
+    landscape = cv2.imread(str(samples_dir / "dog/puppy.jpg"))  # 640x512
+    height = landscape.shape[0]
+    left = (landscape.shape[1] - height * 3 // 4) // 2
+    portrait = tmp_path / "portrait.png"
+    cv2.imwrite(str(portrait), landscape[:, left : left + height * 3 // 4])
+    camera = write_y4m(portrait, tmp_path / "portrait.y4m", size=(360, 480))
+    # The user accepted the self-signed certificate once; Chromium then also lets the service
+    # worker install, which its per-context certificate exception does not.
+    browser = launch_chromium(camera, args=("--ignore-certificate-errors",))
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    devtools = context.new_cdp_session(page)
+    devtools.send("Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": 8})
+    cert, key = certificate
+    with serve(web_dir, "--certfile", str(cert), "--keyfile", str(key)) as url:
+        assert url.startswith("https://")
+        page.goto(url)
+        wait_for_frames(page, 3)
+        state = snapshot(page)
+        assert state["error"] is None
+        assert page.evaluate("isSecureContext") and state["crossOriginIsolated"]
+        assert (state["backend"], state["wasmThreads"] > 1) == ("wasm", True)
+        assert (state["last"]["width"], state["last"]["height"]) == (360, 480)
+        expect(page.locator("#label")).to_have_text("dog")
+        # Nothing wider than the phone's screen: no sideways scrolling to reach a control.
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
+        for control in ("#camera-button", "#model-select", "label.file"):
+            box = page.locator(control).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["viewport"]["width"]
+        wait_until_offline_ready(page, ["transfer", "cnn"])
+        page.screenshot(path=tmp_path / "phone.png")
+
+    # No network: the server is gone. The page, TF.js and the models come from the offline copy.
+    page.reload()
+    page.wait_for_function("() => window.catDogDebug !== undefined")
+    wait_for_frames(page, 3)
+    expect(page.locator("#label")).to_have_text("dog")
+    # A photo from the phone's gallery, stored sideways with its EXIF orientation; chosen by tap.
+    jpeg, upright = phone_photo(samples_dir / "cat/black_cat.jpg", orientation=6)
+    photo = tmp_path / "IMG_0001.jpg"
+    photo.write_bytes(jpeg)
+    with page.expect_file_chooser() as chooser:
+        page.locator("label.file").tap()
+    chooser.value.set_files(photo)
+    page.wait_for_function(
+        "name => catDogDebug.snapshot().last?.source === `photo ${name}`", arg=photo.name
+    )
+    last = snapshot(page)["last"]
+    assert (last["height"], last["width"]) == upright.shape[:2]  # turned upright: 640 wide
+    assert last["dog"] < BAND[0], last  # a cat (or, by the third answer, "no cat or dog")
