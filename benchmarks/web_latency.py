@@ -16,7 +16,10 @@ real photo at 640x480. Per model and backend:
 - first load: bytes over the network and seconds from navigation to the model ready, from an
   empty cache (WASM).
 Headless Chromium has no GPU: its WebGL is SwiftShader, which the page skips unless asked
-(?backend=webgl). Prints a table and writes benchmarks/results/web_latency.md.
+(?backend=webgl). WASM and CPU are measured in a Chromium started with --disable-gpu (software
+compositing, as on a machine without a GPU): with SwiftShader on, camera frames live in its GPU
+process, and each read of one took 14-25 ms instead of 0.5.
+Prints a table and writes benchmarks/results/web_latency.md.
 
     python benchmarks/web_latency.py --transfer-sizes 160 192 224 --backends wasm
 
@@ -54,10 +57,15 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
-    # No GPU here: WebGL on SwiftShader, as the page's tests run it.
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
 ]
+# No GPU here. For WebGL, SwiftShader, as the page's tests run it. For the other backends, Chromium
+# as it runs on a machine without a GPU: software compositing. With SwiftShader on, camera frames
+# live in its GPU process, and reading one back took 14-25 ms instead of 0.5 (any way of reading).
+BACKEND_ARGS = {
+    "webgl": ["--use-angle=swiftshader", "--enable-unsafe-swiftshader"],
+    "wasm": ["--disable-gpu"],
+    "cpu": ["--disable-gpu"],
+}
 BACKENDS = ("wasm", "cpu", "webgl")
 PHOTO = ROOT.parent / "shared" / "samples" / "dog" / "dog.jpeg"
 TIMEOUT_MS = 600_000
@@ -259,7 +267,7 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
     model_input = entry["input"]
     spec = ImageSpec(model_input["height"], model_input["width"], model_input["color_mode"], "area")
     values = preprocess_image(PHOTO.read_bytes(), spec).ravel().tolist()
-    url = f"{base}?model={entry['id']}&backend={backend}"
+    url = f"{base}?model={entry['id']}&backend={backend}{args.query}"
     page = open_page(browser, f"{url}&camera=off")
     if isinstance(page, str):
         return {"error": page}
@@ -319,6 +327,9 @@ def main() -> None:
     parser.add_argument(
         "--transfer-sizes", nargs="+", type=int, help="measure `transfer` built at these sizes"
     )
+    parser.add_argument(
+        "--query", default="", help="more of the page's address options, e.g. '&threads=2'"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/web_latency.md")
     args = parser.parse_args()
     scratch_web = None
@@ -345,19 +356,27 @@ def main() -> None:
         base = re.search(r"(http://\S+/)", server.stdout.readline()).group(1)
         with tempfile.TemporaryDirectory() as scratch, sync_playwright() as driver:
             video = camera_video(Path(scratch))
-            browser = driver.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
-            )
+            browsers = {
+                backend: driver.chromium.launch(
+                    executable_path=CHROMIUM,
+                    args=[
+                        *CHROMIUM_ARGS,
+                        *BACKEND_ARGS[backend],
+                        f"--use-file-for-fake-video-capture={video}",
+                    ],
+                )
+                for backend in args.backends
+            }
             for entry in manifest["models"]:
                 if args.models and entry["id"] not in args.models:
                     continue
                 for backend in args.backends:
-                    result = measure_model(browser, base, entry, backend, args)
+                    result = measure_model(browsers[backend], base, entry, backend, args)
                     rows.append((entry, backend, result))
                     print(entry["id"], backend, result, flush=True)
-            offline_bytes = offline_copy(browser, f"{base}?camera=off")
-            browser.close()
+            offline_bytes = offline_copy(browsers[args.backends[0]], f"{base}?camera=off")
+            for browser in browsers.values():
+                browser.close()
     finally:
         server.terminate()
         server.wait(timeout=10)
