@@ -30,6 +30,8 @@ SCRATCH = PROJECT_ROOT / "benchmarks" / "results" / "ablations" / "project"
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 NAME = "cat_dog_classifier_ablations"
 
+LIGHT_AUGMENTATION = {"rotation": 0.05, "zoom": 0.1, "contrast": 0.1}
+
 # study -> (variant, {experiment label: parameter overrides}); an override's key is a dotted
 # parameter path, as `kedro run --params` takes it.
 STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
@@ -65,22 +67,27 @@ STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
                 "variants.cnn_dropout.model.dense_dropout": dense,
                 "variants.cnn_dropout.training.epochs": epochs,
             }
-            # the default (0.2/0.5, 16 epochs) last: the candidates first if time runs short
-            for conv, dense, epochs in [(0.1, 0.3, 16), (0.2, 0.5, 24), (0.2, 0.5, 16)]
+            # the default (0.2/0.5, 16 epochs) last: the candidates first if time runs short. It
+            # still overfits (training accuracy 94%, validation 86%): more dropout, not a longer run
+            for conv, dense, epochs in [(0.3, 0.5, 16), (0.2, 0.5, 16)]
         },
     ),
     "cnn-augmentation": (
         "cnn_dropout_aug",
         {
-            f"{label}, {epochs} epochs": {
+            f"{label} augmentation, dropout {conv}/{dense}, {epochs} epochs": {
                 "variants.cnn_dropout_aug.training.augmentation": augmentation,
+                "variants.cnn_dropout_aug.model.conv_dropout": conv,
+                "variants.cnn_dropout_aug.model.dense_dropout": dense,
                 "variants.cnn_dropout_aug.training.epochs": epochs,
             }
-            # the default (light, 20 epochs) last: the candidates first if time runs short
-            for label, augmentation, epochs in [
-                ("light", {"rotation": 0.05, "zoom": 0.1, "contrast": 0.1}, 30),
-                ("medium", {"rotation": 0.08, "zoom": 0.15, "contrast": 0.2}, 30),
-                ("light", {"rotation": 0.05, "zoom": 0.1, "contrast": 0.1}, 20),
+            # the previous default (light, 0.2/0.5, 20 epochs) last. With augmentation on top of
+            # dropout it underfits (training accuracy 83%, below validation's 85%, at epoch 12):
+            # less dropout and a longer run; 28 epochs is what the 60-minute repro can afford
+            for label, augmentation, conv, dense, epochs in [
+                ("light", LIGHT_AUGMENTATION, 0.1, 0.3, 28),
+                ("light", LIGHT_AUGMENTATION, 0.2, 0.5, 28),
+                ("light", LIGHT_AUGMENTATION, 0.2, 0.5, 20),
             ]
         },
     ),
