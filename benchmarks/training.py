@@ -38,6 +38,16 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 GOALS = {"cnn": 0.82, "cnn_dropout": 0.86, "cnn_dropout_aug": 0.90, "transfer": 0.985}
 DEFAULT_SETTINGS = ["float32", "mixed_bfloat16", "arrays"]
+FEEDER_TARGET = 0.95  # the project's tf.data feeding at >= 95% of Keras' in-memory arrays
+
+
+def feeder_verdict(tf_data: list[float], arrays: list[float], target: float = FEEDER_TARGET) -> str:
+    """Whether the project's feeding (float32 over tf.data) keeps up with in-memory arrays,
+    judged on the median of the pair-by-pair ratios of interleaved repeats."""
+    ratio = statistics.median(a / b for a, b in zip(tf_data, arrays, strict=True))
+    if ratio >= target:
+        return f"{ratio:.2f} of arrays: target {target:.2f} met"
+    return f"{ratio:.2f} of arrays: target {target:.2f} missed by {target - ratio:.0%} of arrays"
 
 
 def machine() -> str:
@@ -108,7 +118,7 @@ def speed(arguments: argparse.Namespace) -> str:
 
     names = arguments.variants or list(variants(PROJECT_ROOT))
     settings = arguments.settings
-    rows = []
+    rows, verdicts = [], []
     for variant in names:
         timings: dict[str, list[float]] = {setting: [] for setting in settings}
         for repeat in range(arguments.repeats):
@@ -131,12 +141,17 @@ def speed(arguments: argparse.Namespace) -> str:
                     ),
                 }
             )
+        if {"float32", "arrays"} <= timings.keys():
+            verdict = feeder_verdict(timings["float32"], timings["arrays"])
+            verdicts.append(f"- {variant}: tf.data (float32) at {verdict}")
     table = pd.DataFrame(rows).to_markdown(index=False)
+    feeding = "\n\nThe input pipeline against in-memory arrays:\n" + "\n".join(verdicts)
     return (
         f"# Training speed\n\nMachine: {machine()}.\n`python benchmarks/training.py speed "
         f"--images {arguments.images} --repeats {arguments.repeats}`: training images/s, one "
         f"pass over the first {arguments.images} training photos after 5 warm-up batches, "
-        f"{arguments.repeats} interleaved repeats, each in a fresh process.\n\n{table}\n"
+        f"{arguments.repeats} interleaved repeats, each in a fresh process.\n\n{table}"
+        f"{feeding if verdicts else ''}\n"
     )
 
 

@@ -1,4 +1,5 @@
-"""benchmarks/training.py's repro mode: the wall time it reports per stage of `dvc repro`."""
+"""benchmarks/training.py: the wall time its repro mode reports per stage of `dvc repro`, and its
+speed mode's verdict on the input pipeline."""
 
 import pytest
 
@@ -24,3 +25,14 @@ def test_each_stage_runs_from_its_start_to_the_next_stages(training_benchmark):
     durations = training_benchmark.stage_durations(timed_lines, end=130.0)
 
     assert durations == pytest.approx({"config": 2.5, "train@cnn": 117.0, "export": 10.0})
+
+
+def test_the_feeder_verdict_is_the_median_of_pairwise_ratios(training_benchmark):
+    # interleaved repeats: the machine slowed down in the second pair, for both feeders alike
+    arrays = [400.0, 200.0, 400.0]
+
+    met = training_benchmark.feeder_verdict([392.0, 190.0, 384.0], arrays)
+    missed = training_benchmark.feeder_verdict([360.0, 200.0, 340.0], arrays)
+
+    assert met == "0.96 of arrays: target 0.95 met"  # 0.98, 0.95, 0.96
+    assert missed == "0.90 of arrays: target 0.95 missed by 5% of arrays"  # 0.90, 1.00, 0.85
