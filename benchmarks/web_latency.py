@@ -11,8 +11,9 @@ real photo at 640x480. Per model and backend:
 - live: the page as users run it, camera on at the default interval (20 ms), warm: the frames
   classified after its first `--settle` seconds, each from the frame's arrival to the answer shown
   (read, preprocess, model, view);
-- heap: JS heap growth over 1,000 frames of the loop's own work (`--heap-frames`), read through the
-  DevTools protocol after a full garbage collection (WASM only: the backend pages use);
+- heap: JS heap growth over 1,000 frames of the loop's own work (`--heap-frames`), the median of 3
+  such stretches after a warm-up as long as one, read through the DevTools protocol after a full
+  garbage collection (WASM only: the backend pages use);
 - first load: bytes over the network and seconds from navigation to the model ready, from an
   empty cache (WASM).
 Headless Chromium has no GPU: its WebGL is SwiftShader, which the page skips unless asked
@@ -34,6 +35,7 @@ import os
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -134,8 +136,10 @@ def live_frames(page: Page, settle_s: float, frames: int) -> tuple[list[float], 
     return times[-wanted:], rate, stages
 
 
-def heap_growth(page: Page, frames: int) -> float:
-    """Bytes the JS heap grew over `frames` frames of the loop's work, after a warm-up."""
+def heap_growth(page: Page, frames: int, stretches: int = 3) -> float:
+    """Bytes the JS heap grew over `frames` frames of the loop's work: the median over `stretches`
+    stretches in a row, after a warm-up as long as one (one stretch after a short warm-up read
+    anything from -823 to +1,002 kB per 1,000 frames: caches and JIT code still settling)."""
     devtools = page.context.new_cdp_session(page)
 
     def used() -> int:
@@ -145,10 +149,14 @@ def heap_growth(page: Page, frames: int) -> float:
             reads.append(devtools.send("Runtime.getHeapUsage")["usedSize"])
         return min(reads)
 
-    page.evaluate("n => catDogDebug.runFrames(n)", max(frames // 10, 50))
-    before = used()
     page.evaluate("n => catDogDebug.runFrames(n)", frames)
-    return used() - before
+    growths, before = [], used()
+    for _ in range(stretches):
+        page.evaluate("n => catDogDebug.runFrames(n)", frames)
+        after = used()
+        growths.append(after - before)
+        before = after
+    return statistics.median(growths)
 
 
 def first_load(browser: Browser, url: str) -> tuple[int, float]:
@@ -391,7 +399,8 @@ def main() -> None:
             f" {args.warmup} warm-up. Live: the page with the camera on (640x480, default"
             f" interval), frames after its first {args.settle:g} s, arrival to answer shown."
             f" Heap: JS heap after {args.heap_frames} frames of the loop's work minus before,"
-            " after full collections, scaled to 1,000 frames. First load: from an empty cache to"
+            " after full collections, the median of 3 such stretches after a warm-up as long as"
+            " one, scaled to 1,000 frames. First load: from an empty cache to"
             " the model ready, without the service worker, which then keeps an offline copy of"
             f" {offline_bytes / 1e6:.1f} MB (the page, TF.js, WASM and every exported model).",
             "",

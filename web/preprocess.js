@@ -95,6 +95,25 @@ export class Preprocessor {
       for (let x = 0; x < width; x++) {
         const tapStart = x * colWidth;
         const taps = colCount[x];
+        if (channels === 3) {
+          // RGB: the three channels in one pass over the taps (a third of the weight reads and loop
+          // steps; each channel's sum still adds its terms in the same order, so the same bits).
+          let r = 0;
+          let g = 0;
+          let b = 0;
+          let at = (rowStart + colFirst[x]) * 4;
+          for (let k = 0; k < taps; k++, at += 4) {
+            const weight = colWeights[tapStart + k];
+            r += weight * source[at];
+            g += weight * source[at + 1];
+            b += weight * source[at + 2];
+          }
+          const to = y * rowStride + x * 3;
+          narrow[to] = r;
+          narrow[to + 1] = g;
+          narrow[to + 2] = b;
+          continue;
+        }
         for (let c = 0; c < channels; c++) {
           let sum = 0;
           let at = (rowStart + colFirst[x]) * stride + c;
