@@ -54,6 +54,13 @@ class CountingHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else platform.processor() or platform.machine()
+
+
 def subset_zip(destination: Path, per_class: int) -> Path:
     """The first `per_class` cats and dogs of the shared PetImages zip, same layout."""
     with (
@@ -181,14 +188,14 @@ def main() -> None:
             "# A fresh machine without ../shared",
             "",
             f"`python benchmarks/fresh_machine.py --photos-per-class {arguments.photos_per_class}`"
-            f" at commit {commit}; machine: {platform.processor() or platform.machine()},"
-            f" {os.cpu_count()} CPUs. The photos: {2 * arguments.photos_per_class} real PetImages"
-            f" photos ({archive.stat().st_size / 1e6:.1f} MB) from 127.0.0.1; Keras' cache:"
+            f" at commit {commit}; machine: {cpu_model()}, {os.cpu_count()} CPUs. The photos:"
+            f" {2 * arguments.photos_per_class} real PetImages photos"
+            f" ({archive.stat().st_size / 1e6:.1f} MB) from 127.0.0.1; Keras' cache:"
             f" {weights_file}.",
             "",
             "| step | exit | wall | what it showed |",
             "|---|---:|---:|---|",
-            *(f"| {step} | {code} | {s / 60:.1f} min | {note} |" for step, code, s, note in rows),
+            *(f"| {step} | {code} | {s:.1f} s | {note} |" for step, code, s, note in rows),
             "",
             f"- the photos: {lines_with(first, 'Downloaded')}",
             f"- the backbone: {lines_with(first, 'Backbone weights auto')}",
