@@ -22,7 +22,6 @@ import hashlib
 import http.server
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from functools import partial
 from pathlib import Path
 
 import yaml
+from training import machine  # the benchmarks' one description of the machine (same folder)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
@@ -52,13 +52,6 @@ class CountingHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.processor() or platform.machine()
 
 
 def subset_zip(destination: Path, per_class: int) -> Path:
@@ -110,9 +103,9 @@ def timed(command: list[str], cwd: Path, env: dict, log: Path) -> tuple[int, flo
     return result.returncode, time.perf_counter() - start, output
 
 
-def lines_with(output: str, *words: str) -> str:
-    found = [line.strip() for line in output.splitlines() if all(w in line for w in words)]
-    return re.sub(r"\s+", " ", found[0])[:160] if found else "(none)"
+def first_line_with(output: str, words: str) -> str:
+    found = [line.strip() for line in output.splitlines() if words in line]
+    return re.sub(r"\s+", " ", found[0]) if found else "(none)"
 
 
 def clone_env(workdir: Path) -> dict:
@@ -159,6 +152,7 @@ def main() -> None:
         text=True,
         check=True,
     ).stdout.strip()
+    machine_at_start = machine()  # its load average too
     workdir = Path(tempfile.mkdtemp(prefix="fresh_machine_"))
     clone, served = workdir / "clone", workdir / "server"
     served.mkdir()
@@ -188,7 +182,7 @@ def main() -> None:
             "# A fresh machine without ../shared",
             "",
             f"`python benchmarks/fresh_machine.py --photos-per-class {arguments.photos_per_class}`"
-            f" at commit {commit}; machine: {cpu_model()}, {os.cpu_count()} CPUs. The photos:"
+            f" at commit {commit}; machine: {machine_at_start}. The photos:"
             f" {2 * arguments.photos_per_class} real PetImages photos"
             f" ({archive.stat().st_size / 1e6:.1f} MB) from 127.0.0.1; Keras' cache:"
             f" {weights_file}.",
@@ -197,9 +191,9 @@ def main() -> None:
             "|---|---:|---:|---|",
             *(f"| {step} | {code} | {s:.1f} s | {note} |" for step, code, s, note in rows),
             "",
-            f"- the photos: {lines_with(first, 'Downloaded')}",
-            f"- the backbone: {lines_with(first, 'Backbone weights auto')}",
-            f"- the third answer: {lines_with(first, 'third answer')}",
+            f"- the photos: {first_line_with(first, 'Downloaded')}",
+            f"- the backbone: {first_line_with(first, 'Backbone weights auto')}",
+            f"- the third answer: {first_line_with(first, 'third answer')}",
             f"- test accuracy on the small set: {metrics}",
             "",
         ]

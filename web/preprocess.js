@@ -74,17 +74,12 @@ export class Preprocessor {
     this.fitSource(sourceWidth, sourceHeight);
     const { channels, width, height, output } = this;
     const pixels = sourceWidth * sourceHeight;
-    // Read RGB straight from RGBA (stride 4), or gray from its own plane (stride 1).
-    let source = rgba;
-    let stride = 4;
+    const gray = this.gray;
     if (channels === 1) {
-      const gray = this.gray;
       for (let p = 0, q = 0; p < pixels; p++, q += 4) {
         // cv2.COLOR_RGB2GRAY on uint8 is fixed point: (4899 R + 9617 G + 1868 B + 2^13) >> 14.
         gray[p] = (4899 * rgba[q] + 9617 * rgba[q + 1] + 1868 * rgba[q + 2] + 8192) >> 14;
       }
-      source = gray;
-      stride = 1;
     }
     // Columns first, then rows, in floating point: OpenCV rounds only once, at the end.
     const narrow = this.narrow;
@@ -95,31 +90,30 @@ export class Preprocessor {
       for (let x = 0; x < width; x++) {
         const tapStart = x * colWidth;
         const taps = colCount[x];
-        if (channels === 3) {
-          // RGB: the three channels in one pass over the taps (a third of the weight reads and loop
-          // steps; each channel's sum still adds its terms in the same order, so the same bits).
-          let r = 0;
-          let g = 0;
-          let b = 0;
-          let at = (rowStart + colFirst[x]) * 4;
-          for (let k = 0; k < taps; k++, at += 4) {
-            const weight = colWeights[tapStart + k];
-            r += weight * source[at];
-            g += weight * source[at + 1];
-            b += weight * source[at + 2];
-          }
-          const to = y * rowStride + x * 3;
-          narrow[to] = r;
-          narrow[to + 1] = g;
-          narrow[to + 2] = b;
+        if (channels === 1) {
+          // Gray: from its own plane.
+          let sum = 0;
+          let at = rowStart + colFirst[x];
+          for (let k = 0; k < taps; k++, at++) sum += colWeights[tapStart + k] * gray[at];
+          narrow[y * rowStride + x] = sum;
           continue;
         }
-        for (let c = 0; c < channels; c++) {
-          let sum = 0;
-          let at = (rowStart + colFirst[x]) * stride + c;
-          for (let k = 0; k < taps; k++, at += stride) sum += colWeights[tapStart + k] * source[at];
-          narrow[y * rowStride + x * channels + c] = sum;
+        // RGB: straight from RGBA, the three channels in one pass over the taps (each channel's
+        // sum adds its terms in the same order as a pass per channel would: the same bits).
+        let r = 0;
+        let g = 0;
+        let b = 0;
+        let at = (rowStart + colFirst[x]) * 4;
+        for (let k = 0; k < taps; k++, at += 4) {
+          const weight = colWeights[tapStart + k];
+          r += weight * rgba[at];
+          g += weight * rgba[at + 1];
+          b += weight * rgba[at + 2];
         }
+        const to = y * rowStride + x * 3;
+        narrow[to] = r;
+        narrow[to + 1] = g;
+        narrow[to + 2] = b;
       }
     }
     const { first: rowFirst, count: rowCount, weights: rowWeights, width: rowWidth } = this.rows;
