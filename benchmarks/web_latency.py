@@ -336,7 +336,7 @@ def main() -> None:
         "--transfer-sizes", nargs="+", type=int, help="measure `transfer` built at these sizes"
     )
     parser.add_argument(
-        "--query", default="", help="more of the page's address options, e.g. '&threads=2'"
+        "--query", default="", help="more of the page's address options, e.g. '&interval=40'"
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/web_latency.md")
     args = parser.parse_args()
