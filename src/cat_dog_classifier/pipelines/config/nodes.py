@@ -10,7 +10,11 @@ HEADER = (
 
 
 def resolve_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
-    """The run's parameters, resolved, without the `_`-prefixed keys that only hold YAML anchors."""
+    """The run's parameters, resolved, without the `_`-prefixed keys that only hold YAML anchors.
+
+    Top-level keys are sorted: Kedro merges the parameters_*.yml files in the order the file
+    system lists them, which differs between clones, and the file's bytes are in dvc.lock.
+    """
     return {"_generated": HEADER} | {
-        key: value for key, value in parameters.items() if not key.startswith("_")
+        key: parameters[key] for key in sorted(parameters) if not key.startswith("_")
     }
