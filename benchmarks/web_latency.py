@@ -12,8 +12,9 @@ real photo at 640x480. Per model and backend:
   classified after its first `--settle` seconds, each from the frame's arrival to the answer shown
   (read, preprocess, model, view);
 - heap: JS heap growth over 1,000 frames of the loop's own work (`--heap-frames`), the median of 3
-  such stretches after a warm-up as long as one, read through the DevTools protocol after a full
-  garbage collection (WASM only: the backend pages use);
+  such stretches after 4,000 frames of warm-up (`--heap-warmup`), from heap snapshots taken
+  through the DevTools protocol after a full garbage collection: the page's own objects, and
+  everything, V8's compiled code included (WASM only: the backend pages use);
 - first load: bytes over the network and seconds from navigation to the model ready, from an
   empty cache (WASM).
 Headless Chromium has no GPU: its WebGL is SwiftShader, which the page skips unless asked
@@ -40,11 +41,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
 
 from cat_dog_classifier.images import ImageSpec, preprocess_image
 
@@ -136,27 +138,59 @@ def live_frames(page: Page, settle_s: float, frames: int) -> tuple[list[float], 
     return times[-wanted:], rate, stages
 
 
-def heap_growth(page: Page, frames: int, stretches: int = 3) -> float:
-    """Bytes the JS heap grew over `frames` frames of the loop's work: the median over `stretches`
-    stretches in a row, after a warm-up as long as one (one stretch after a short warm-up read
-    anything from -823 to +1,002 kB per 1,000 frames: caches and JIT code still settling)."""
+# What a heap snapshot holds that is not the page's data: V8's compiled JS and WASM code (bytecode,
+# feedback, machine code, which V8 tiers up and flushes as it likes: it still grew by 11-36 kB per
+# 1,000 frames after 4,000 frames of `transfer`, less with each stretch) and the browser's capped
+# buffers of long-task timings (each runFrames call is one long task).
+NOT_PAGE_DATA = (
+    "WasmNativeModule",
+    "WeakArrayList",
+    "Performance",
+    "TaskAttribution",
+    "AnimationFrameTiming",
+    "ScriptTiming",
+)
+
+
+def is_page_data(kind: str) -> bool:
+    """Whether a heap snapshot's kind of object (`heap_by_kind`'s keys) is the page's own data."""
+    return not kind.startswith("code:") and not any(part in kind for part in NOT_PAGE_DATA)
+
+
+def heap_by_kind(devtools: CDPSession) -> Counter:
+    """Bytes held per kind of object ("type:name") after a full garbage collection: a heap
+    snapshot's nodes, as DevTools' memory panel counts them."""
+    chunks: list[str] = []
+    devtools.on("HeapProfiler.addHeapSnapshotChunk", lambda event: chunks.append(event["chunk"]))
+    devtools.send("HeapProfiler.collectGarbage")
+    devtools.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    snapshot = json.loads("".join(chunks))
+    meta = snapshot["snapshot"]["meta"]
+    width = len(meta["node_fields"])
+    kinds, strings, nodes = meta["node_types"][0], snapshot["strings"], snapshot["nodes"]
+    held: Counter = Counter()
+    for at in range(0, len(nodes), width):  # fields: type, name, id, self_size, ...
+        held[f"{kinds[nodes[at]]}:{strings[nodes[at + 1]][:80]}"] += nodes[at + 3]
+    return held
+
+
+def heap_growth(page: Page, frames: int, warmup: int, stretches: int = 3) -> dict[str, float]:
+    """Bytes the JS heap grew over `frames` frames of the loop's work, after `warmup` frames, the
+    median over `stretches` stretches in a row, from heap snapshots: `page` counts the page's own
+    objects (`is_page_data`), `all` everything, V8's compiled code included. Snapshots, not
+    Runtime.getHeapUsage: its reads after a collection jump by 130 kB either way, nothing run."""
     devtools = page.context.new_cdp_session(page)
-
-    def used() -> int:
-        reads = []
-        for _ in range(3):  # reads after a collection wander by a few hundred kB: the least
-            devtools.send("HeapProfiler.collectGarbage")
-            reads.append(devtools.send("Runtime.getHeapUsage")["usedSize"])
-        return min(reads)
-
-    page.evaluate("n => catDogDebug.runFrames(n)", frames)
-    growths, before = [], used()
+    page.evaluate("n => catDogDebug.runFrames(n)", warmup)
+    before = heap_by_kind(devtools)
+    growths: dict[str, list[int]] = {"page": [], "all": []}
     for _ in range(stretches):
         page.evaluate("n => catDogDebug.runFrames(n)", frames)
-        after = used()
-        growths.append(after - before)
+        after = heap_by_kind(devtools)
+        change = {kind: after[kind] - before[kind] for kind in before.keys() | after.keys()}
+        growths["page"].append(sum(v for kind, v in change.items() if is_page_data(kind)))
+        growths["all"].append(sum(change.values()))
         before = after
-    return statistics.median(growths)
+    return {name: statistics.median(values) for name, values in growths.items()}
 
 
 def first_load(browser: Browser, url: str) -> tuple[int, float]:
@@ -293,7 +327,8 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
         "stages": stages,
     }
     if backend == "wasm":
-        result["heap_kb"] = heap_growth(page, args.heap_frames) / 1024 * 1000 / args.heap_frames
+        growth = heap_growth(page, args.heap_frames, args.heap_warmup)
+        result["heap_kb"] = {name: b / 1024 * 1000 / args.heap_frames for name, b in growth.items()}
         result["load_bytes"], result["load_s"] = first_load(browser, f"{url}&camera=off")
     page.context.close()
     return result
@@ -303,7 +338,8 @@ def table(rows: list[tuple[dict, str, dict]]) -> list[str]:
     lines = [
         "| model | export | size (MB) | backend | model p50 / p95 (ms) | live p50 / p95 (ms) "
         "| live, mean ms: read / preprocess / model / show "
-        "| live frames/s | heap growth per 1,000 frames (kB) | first load (MB, s) |",
+        "| live frames/s | heap growth per 1,000 frames (kB): page's objects / all "
+        "| first load (MB, s) |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for entry, backend, result in rows:
@@ -312,7 +348,9 @@ def table(rows: list[tuple[dict, str, dict]]) -> list[str]:
         if "error" in result:
             lines.append(f"{head} {backend} | unavailable: {result['error']} | | | | | |")
             continue
-        heap = f"{result['heap_kb']:+.0f}" if "heap_kb" in result else ""
+        heap = ""
+        if "heap_kb" in result:
+            heap = f"{result['heap_kb']['page']:+.1f} / {result['heap_kb']['all']:+.0f}"
         load = f"{result['load_bytes'] / 1e6:.1f}, {result['load_s']:.1f}" if heap else ""
         stages = " / ".join(f"{result['stages'][stage]:.1f}" for stage in STAGES)
         lines.append(
@@ -330,6 +368,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of live camera first")
     parser.add_argument("--heap-frames", type=int, default=1000)
+    parser.add_argument("--heap-warmup", type=int, default=4000, help="frames before the heap's")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--models", nargs="+", help="model ids of the manifest (default: all)")
     parser.add_argument(
@@ -399,8 +438,9 @@ def main() -> None:
             f" {args.warmup} warm-up. Live: the page with the camera on (640x480, default"
             f" interval), frames after its first {args.settle:g} s, arrival to answer shown."
             f" Heap: JS heap after {args.heap_frames} frames of the loop's work minus before,"
-            " after full collections, the median of 3 such stretches after a warm-up as long as"
-            " one, scaled to 1,000 frames. First load: from an empty cache to"
+            " from heap snapshots after full collections, the median of 3 such stretches after"
+            f" {args.heap_warmup} frames of warm-up, scaled to 1,000 frames: the page's own"
+            " objects, and all, V8's compiled code included. First load: from an empty cache to"
             " the model ready, without the service worker, which then keeps an offline copy of"
             f" {offline_bytes / 1e6:.1f} MB (the page, TF.js, WASM and every exported model).",
             "",

@@ -2,14 +2,14 @@
 each new frame into its buffer, preprocesses and classifies it; compared with training's
 preprocessing of that very frame, and watched frame by frame, and over 10,000 frames for memory."""
 
-import json
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, CDPSession, Page
+from playwright.sync_api import Browser, Page
+
+from tests.benchmarks.conftest import load_benchmark
 
 from .conftest import ServedPage, camera_video, write_y4m, y4m_rgb
 from .pages import (
@@ -185,39 +185,8 @@ def test_without_video_frame_callbacks_a_timer_drives_the_loop(
     assert snapshot(page)["last"]["source"] == "camera"
 
 
-# What a heap snapshot holds that is not the page's data: V8's compiled JS and WASM code (bytecode,
-# feedback, machine code, which V8 tiers up and flushes as it likes: measured, ±160 kB between two
-# collections over the same 1,000 frames) and the browser's capped buffers of long-task timings
-# (each runFrames call is one long task).
-NOT_PAGE_DATA = (
-    "WasmNativeModule",
-    "WeakArrayList",
-    "Performance",
-    "TaskAttribution",
-    "AnimationFrameTiming",
-    "ScriptTiming",
-)
-
-
-def page_data(kind: str) -> bool:
-    return not kind.startswith("code:") and not any(part in kind for part in NOT_PAGE_DATA)
-
-
-def heap_objects(cdp: CDPSession) -> Counter:
-    """Bytes held per kind of object after a full garbage collection (a heap snapshot's nodes,
-    by type and name), as DevTools' memory panel counts them."""
-    chunks: list[str] = []
-    cdp.on("HeapProfiler.addHeapSnapshotChunk", lambda event: chunks.append(event["chunk"]))
-    cdp.send("HeapProfiler.collectGarbage")
-    cdp.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
-    snapshot = json.loads("".join(chunks))
-    meta = snapshot["snapshot"]["meta"]
-    width = len(meta["node_fields"])
-    kinds, strings, nodes = meta["node_types"][0], snapshot["strings"], snapshot["nodes"]
-    held: Counter = Counter()
-    for at in range(0, len(nodes), width):  # fields: type, name, id, self_size, ...
-        held[f"{kinds[nodes[at]]}:{strings[nodes[at + 1]][:80]}"] += nodes[at + 3]
-    return held
+# The page's own objects in a heap snapshot, by kind: the latency benchmark's measure.
+web_latency = load_benchmark("web_latency")
 
 
 @pytest.mark.slow
@@ -253,7 +222,8 @@ def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
     # Warm: JIT, buffers, TF.js. The larger transfer graph settles later (a whole-heap growth of
     # 1.1 MB after 100 warm-up frames, once, with no growth of the page's own objects).
     page.evaluate("n => catDogDebug.runFrames(n)", frames if model == "transfer" else frames // 10)
-    tensors, used, held = page.evaluate("catDogDebug.numTensors()"), heap_used(), heap_objects(cdp)
+    tensors, used = page.evaluate("catDogDebug.numTensors()"), heap_used()
+    held = web_latency.heap_by_kind(cdp)
     # Measured: within ±5 kB (Blink's text-shaping cache). One leaked number per frame would hold
     # 40-160 kB after 10,000 frames; one leaked object per frame, 16 kB or more after 1,000.
     bound = 16 * 1024
@@ -263,12 +233,12 @@ def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
     stretches = []
     for _ in range(2):
         page.evaluate("n => catDogDebug.runFrames(n)", frames)
-        held_after = heap_objects(cdp)
+        held_after = web_latency.heap_by_kind(cdp)
         stretches.append(
             {
                 kind: held_after[kind] - held[kind]
                 for kind in held.keys() | held_after.keys()
-                if page_data(kind) and held_after[kind] != held[kind]
+                if web_latency.is_page_data(kind) and held_after[kind] != held[kind]
             }
         )
         if sum(stretches[-1].values()) < bound:
