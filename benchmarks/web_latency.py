@@ -174,11 +174,12 @@ def heap_by_kind(devtools: CDPSession) -> Counter:
     return held
 
 
-def heap_growth(page: Page, frames: int, warmup: int, stretches: int = 3) -> dict[str, float]:
+def heap_growth(page: Page, frames: int, warmup: int, stretches: int = 3) -> dict:
     """Bytes the JS heap grew over `frames` frames of the loop's work, after `warmup` frames, the
     median over `stretches` stretches in a row, from heap snapshots: `page` counts the page's own
     objects (`is_page_data`), `all` everything, V8's compiled code included. Snapshots, not
-    Runtime.getHeapUsage: its reads after a collection jump by 130 kB either way, nothing run."""
+    Runtime.getHeapUsage: its reads after a collection jump by 130 kB either way, nothing run.
+    `largest`: the kinds that changed most in the last stretch, bytes."""
     devtools = page.context.new_cdp_session(page)
     page.evaluate("n => catDogDebug.runFrames(n)", warmup)
     before = heap_by_kind(devtools)
@@ -190,7 +191,10 @@ def heap_growth(page: Page, frames: int, warmup: int, stretches: int = 3) -> dic
         growths["page"].append(sum(v for kind, v in change.items() if is_page_data(kind)))
         growths["all"].append(sum(change.values()))
         before = after
-    return {name: statistics.median(values) for name, values in growths.items()}
+    largest = sorted(change.items(), key=lambda item: -abs(item[1]))[:4]
+    return {name: statistics.median(values) for name, values in growths.items()} | {
+        "largest": largest
+    }
 
 
 def first_load(browser: Browser, url: str) -> tuple[int, float]:
@@ -328,6 +332,7 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
     }
     if backend == "wasm":
         growth = heap_growth(page, args.heap_frames, args.heap_warmup)
+        result["heap_largest"] = growth.pop("largest")
         result["heap_kb"] = {name: b / 1024 * 1000 / args.heap_frames for name, b in growth.items()}
         result["load_bytes"], result["load_s"] = first_load(browser, f"{url}&camera=off")
     page.context.close()
@@ -358,6 +363,17 @@ def table(rows: list[tuple[dict, str, dict]]) -> list[str]:
             f"| {result['live_p50']:.1f} / {result['live_p95']:.1f} | {stages} "
             f"| {result['fps']:.0f} | {heap} | {load} |"
         )
+    return lines
+
+
+def heap_kinds(rows: list[tuple[dict, str, dict]]) -> list[str]:
+    """What changed most in each model's last heap stretch, by kind of object."""
+    lines = []
+    for entry, _, result in rows:
+        if "heap_largest" in result:
+            largest = result["heap_largest"]
+            kinds = ", ".join(f"`{kind}` {size / 1024:+.1f} kB" for kind, size in largest)
+            lines += [f"Heap, {entry['id']}, largest changes in the last stretch: {kinds}.", ""]
     return lines
 
 
@@ -446,6 +462,7 @@ def main() -> None:
             "",
             *table(rows),
             "",
+            *heap_kinds(rows),
         ]
     )
     print(report)
