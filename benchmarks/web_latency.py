@@ -113,6 +113,41 @@ def model_latencies(page: Page, values: list[float], frames: int, warmup: int) -
     )
 
 
+def kernel_times(page: Page, entry: dict, runs: int) -> dict[str, float]:
+    """Mean milliseconds per inference in each TF.js kernel (`tf.profile`, after 10 warm-up runs) of
+    the entry's model, loaded a second time beside the page's; `wall` is a profiled run's time."""
+    return page.evaluate(
+        """async ([url, runs]) => {
+            const manifest = new URL("models/manifest.json", document.baseURI);
+            const model = await tf.loadGraphModel(new URL(url, manifest).href);
+            const shape = model.inputs[0].shape.map((size) => (size === -1 ? 1 : size));
+            const input = tf.zeros(shape);
+            const infer = async () => {
+                const outputs = [model.execute(input)].flat();
+                await outputs[0].data();
+                tf.dispose(outputs);
+            };
+            for (let i = 0; i < 10; i++) await infer();
+            const times = { wall: 0 };
+            for (let i = 0; i < runs; i++) {
+                const started = performance.now();
+                const profile = await tf.profile(infer);
+                times.wall += (performance.now() - started) / runs;
+                for (const kernel of profile.kernels) {
+                    // "x__op" is the op around kernel x, timed again: the kernels alone.
+                    if (kernel.name.endsWith("__op")) continue;
+                    const ms = (await kernel.kernelTimeMs) / runs;
+                    times[kernel.name] = (times[kernel.name] ?? 0) + ms;
+                }
+            }
+            tf.dispose(input);
+            model.dispose();
+            return times;
+        }""",
+        [entry["model_url"], runs],
+    )
+
+
 STAGES = ("read", "preprocess", "model", "show")
 
 
@@ -318,6 +353,7 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
     if isinstance(page, str):
         return {"error": page}
     model_ms = model_latencies(page, values, args.frames, args.warmup)
+    kernels = kernel_times(page, entry, args.kernel_runs) if args.kernel_runs else None
     page.context.close()
     page = open_page(browser, url)  # camera on, the default interval
     live_ms, rate, stages = live_frames(page, args.settle, args.frames)
@@ -330,6 +366,8 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
         "fps": rate,
         "stages": stages,
     }
+    if kernels:
+        result["kernels"] = kernels
     if backend == "wasm":
         growth = heap_growth(page, args.heap_frames, args.heap_warmup)
         result["heap_largest"] = growth.pop("largest")
@@ -366,6 +404,27 @@ def table(rows: list[tuple[dict, str, dict]]) -> list[str]:
     return lines
 
 
+def kernel_lines(rows: list[tuple[dict, str, dict]]) -> list[str]:
+    """Where each model's inference time goes, by TF.js kernel."""
+    lines = []
+    for entry, backend, result in rows:
+        if "kernels" not in result:
+            continue
+        kernels = dict(result["kernels"])
+        wall = kernels.pop("wall")
+        total = sum(kernels.values())
+        parts = ", ".join(
+            f"{name} {ms:.2f} ms ({ms / total:.0%})"
+            for name, ms in sorted(kernels.items(), key=lambda item: -item[1])[:5]
+        )
+        lines += [
+            f"Kernels, {entry['id']} on {backend} (tf.profile, mean of the profiled runs): {parts};"
+            f" all kernels {total:.2f} ms of a profiled run's {wall:.2f} ms.",
+            "",
+        ]
+    return lines
+
+
 def heap_kinds(rows: list[tuple[dict, str, dict]]) -> list[str]:
     """What changed most in each model's last heap stretch, by kind of object."""
     lines = []
@@ -384,6 +443,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of live camera first")
     parser.add_argument("--heap-frames", type=int, default=1000)
+    parser.add_argument(
+        "--kernel-runs", type=int, default=30, help="profiled inferences per model (0: none)"
+    )
     parser.add_argument("--heap-warmup", type=int, default=4000, help="frames before the heap's")
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS))
     parser.add_argument("--models", nargs="+", help="model ids of the manifest (default: all)")
@@ -462,6 +524,7 @@ def main() -> None:
             "",
             *table(rows),
             "",
+            *kernel_lines(rows),
             *heap_kinds(rows),
         ]
     )

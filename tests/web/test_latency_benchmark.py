@@ -19,7 +19,7 @@ def test_the_latency_benchmark_writes_its_table(exported_web_dir: Path, tmp_path
             sys.executable,
             str(PROJECT_ROOT / "benchmarks" / "web_latency.py"),
             *("--web-dir", str(exported_web_dir), "--models", "cnn", "--backends", "wasm"),
-            *("--frames", "5", "--warmup", "1", "--settle", "0.5"),
+            *("--frames", "5", "--warmup", "1", "--settle", "0.5", "--kernel-runs", "3"),
             *("--heap-frames", "20", "--heap-warmup", "20", "--output", str(output)),
         ],
         cwd=PROJECT_ROOT,
@@ -39,3 +39,6 @@ def test_the_latency_benchmark_writes_its_table(exported_web_dir: Path, tmp_path
     # Heap growth: the page's objects, then everything (V8's code included), in kB.
     assert re.fullmatch(r"[+-]\d+\.\d / [+-]\d+", cells[8]), cells[8]
     assert re.fullmatch(r"\d+\.\d, \d+\.\d", cells[9]), cells[9]  # first load: MB, s
+    # Where the model's time goes: the study's CNN is its convolutions, most of all.
+    kernels = re.search(r"Kernels, cnn on wasm \(tf.profile[^:]*: (\w+) ([\d.]+) ms", report)
+    assert kernels and kernels.group(1) == "FusedConv2D", report
