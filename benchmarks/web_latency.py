@@ -196,9 +196,18 @@ def heap_by_kind(devtools: CDPSession) -> Counter:
     """Bytes held per kind of object ("type:name") after a full garbage collection: a heap
     snapshot's nodes, as DevTools' memory panel counts them."""
     chunks: list[str] = []
-    devtools.on("HeapProfiler.addHeapSnapshotChunk", lambda event: chunks.append(event["chunk"]))
-    devtools.send("HeapProfiler.collectGarbage")
-    devtools.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+
+    def keep(event: dict) -> None:
+        chunks.append(event["chunk"])
+
+    # One listener per snapshot, removed after: a listener left behind would keep a copy of every
+    # later snapshot (tens of MB each for `transfer`).
+    devtools.on("HeapProfiler.addHeapSnapshotChunk", keep)
+    try:
+        devtools.send("HeapProfiler.collectGarbage")
+        devtools.send("HeapProfiler.takeHeapSnapshot", {"reportProgress": False})
+    finally:
+        devtools.remove_listener("HeapProfiler.addHeapSnapshotChunk", keep)
     snapshot = json.loads("".join(chunks))
     meta = snapshot["snapshot"]["meta"]
     width = len(meta["node_fields"])
