@@ -28,6 +28,8 @@ Prints a table and writes benchmarks/results/web_latency.md.
 measures instead `transfer` at each input size, built from the project's parameters with the
 ImageNet weights and its detector's layers (placeholder statistics: latency depends on the
 architecture, not on trained weights), exported as `dvc repro` exports it, in a copy of web/.
+With `--unfolded`, each size is exported a second time without folding its batch normalisations
+into the convolutions (`transfer_<size>_unfolded`), measured in the same run right after it.
 """
 
 import argparse
@@ -288,8 +290,9 @@ def offline_copy(browser: Browser, url: str) -> int:
     )
 
 
-def transfer_exports(sizes: list[int], web_copy: Path) -> Path:
-    """A copy of web/ whose models are `transfer` at each of `sizes` (the module's docstring)."""
+def transfer_exports(sizes: list[int], web_copy: Path, unfolded: bool = False) -> Path:
+    """A copy of web/ whose models are `transfer` at each of `sizes`, and each unfolded too when
+    `unfolded` (the module's docstring)."""
     import numpy as np  # noqa: PLC0415
 
     from cat_dog_classifier.config import base_config  # noqa: PLC0415
@@ -332,8 +335,10 @@ def transfer_exports(sizes: list[int], web_copy: Path) -> Path:
             "test": {},
             "neither": {"output": "neither_score", "threshold": 0.5},
         }
-        files |= export_tfjs_models([record], model_file.read_bytes(), [])
-        records.append(json.loads(files.pop("manifest.json"))["models"][0])
+        for fold in (True, False) if unfolded else (True,):
+            record["id"] = f"transfer_{size}" if fold else f"transfer_{size}_unfolded"
+            files |= export_tfjs_models([record], model_file.read_bytes(), [], fold)
+            records.append(json.loads(files.pop("manifest.json"))["models"][0])
         model_file.unlink()
     for name, data in files.items():
         (web_copy / "models" / name).parent.mkdir(parents=True, exist_ok=True)
@@ -462,6 +467,11 @@ def main() -> None:
         "--transfer-sizes", nargs="+", type=int, help="measure `transfer` built at these sizes"
     )
     parser.add_argument(
+        "--unfolded",
+        action="store_true",
+        help="with --transfer-sizes: also each size without batch normalisation folded",
+    )
+    parser.add_argument(
         "--query", default="", help="more of the page's address options, e.g. '&interval=40'"
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/web_latency.md")
@@ -469,7 +479,10 @@ def main() -> None:
     scratch_web = None
     if args.transfer_sizes:
         scratch_web = tempfile.TemporaryDirectory()
-        args.web_dir = transfer_exports(args.transfer_sizes, Path(scratch_web.name) / "web")
+        web_copy = Path(scratch_web.name) / "web"
+        args.web_dir = transfer_exports(args.transfer_sizes, web_copy, args.unfolded)
+    elif args.unfolded:
+        parser.error("--unfolded needs --transfer-sizes")
 
     manifest_path = args.web_dir / "models" / "manifest.json"
     if not manifest_path.is_file():

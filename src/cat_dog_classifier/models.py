@@ -185,3 +185,88 @@ def build_augmentation(params: dict[str, float], seed: int) -> keras.Sequential:
         ],
         name="augmentation",
     )
+
+
+def fold_batch_normalization(model: keras.Model) -> keras.Model:
+    """A copy of `model` (nested models included) in which every BatchNormalization that is the only
+    consumer of a convolution is folded into that convolution's kernel and bias, and becomes an
+    Identity. Inference only: batch normalisation then uses its moving statistics, which is what
+    the folded weights compute. `model` itself is left unchanged.
+
+    TF.js's converter folds a batch normalisation into a Conv2D but not into a depthwise one: in
+    MobileNetV2 each depthwise convolution then runs as three kernels (convolution, multiply, add)
+    instead of one convolution fused with its bias and ReLU6.
+    """
+    folded = {id(bn): conv for conv, bn in _conv_batch_norm_pairs(model)}
+    convs = set(map(id, folded.values()))
+    clones: list[tuple[keras.layers.Layer, keras.layers.Layer]] = []
+    dropped: set[int] = set()
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer.get_config()
+        if id(layer) in convs:
+            config["use_bias"] = True
+        copy = layer.__class__.from_config(config)
+        clones.append((layer, copy))
+        if id(layer) in folded:
+            dropped.add(id(copy))
+        return copy
+
+    def call(layer: keras.layers.Layer, *args: Any, **kwargs: Any) -> Any:
+        return args[0] if id(layer) in dropped else layer(*args, **kwargs)
+
+    copy = keras.models.clone_model(model, clone_function=clone, call_function=call, recursive=True)
+    batch_norm_of = {id(conv): bn for conv, bn in _conv_batch_norm_pairs(model)}
+    for layer, layer_copy in clones:
+        if id(layer) in folded:
+            continue  # never called: it has no weights to set
+        if id(layer) in batch_norm_of:
+            layer_copy.set_weights(_folded_weights(layer, batch_norm_of[id(layer)]))
+        else:
+            layer_copy.set_weights(layer.get_weights())
+    return copy
+
+
+def _conv_batch_norm_pairs(
+    model: keras.Model,
+) -> list[tuple[keras.layers.Layer, layers.BatchNormalization]]:
+    """(convolution, batch normalisation) pairs of `model` and its nested models that fold: the
+    batch normalisation on the channels axis, called once, on the output of a linear convolution
+    that nothing else reads."""
+    pairs = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            pairs += _conv_batch_norm_pairs(layer)
+            continue
+        if not isinstance(layer, layers.BatchNormalization) or len(layer._inbound_nodes) != 1:
+            continue
+        conv = layer.input._keras_history.operation
+        if (
+            isinstance(conv, (layers.Conv2D, layers.DepthwiseConv2D))
+            and conv.data_format == "channels_last"
+            and layer.axis in (-1, 3)
+            and conv.activation is keras.activations.linear
+            and len(conv._inbound_nodes) == 1
+            and len(conv._outbound_nodes) == 1
+        ):
+            pairs.append((conv, layer))
+    return pairs
+
+
+def _folded_weights(conv: keras.layers.Layer, bn: layers.BatchNormalization) -> list:
+    """The kernel and bias of `conv` followed by `bn` in inference mode, computed in float64."""
+    weights = [w.astype("float64") for w in conv.get_weights()]
+    kernel = weights[0]
+    bias = weights[1] if conv.use_bias else 0.0
+    mean = bn.moving_mean.numpy().astype("float64")
+    variance = bn.moving_variance.numpy().astype("float64")
+    gamma = bn.gamma.numpy().astype("float64") if bn.scale else 1.0
+    beta = bn.beta.numpy().astype("float64") if bn.center else 0.0
+    scale = gamma / (variance + bn.epsilon) ** 0.5
+    if isinstance(conv, layers.DepthwiseConv2D):  # kernel (h, w, in, multiplier): out = in * mult
+        folded_kernel = (kernel.reshape(*kernel.shape[:2], -1) * scale).reshape(kernel.shape)
+    else:  # kernel (h, w, in, out)
+        folded_kernel = kernel * scale
+    folded_bias = (bias - mean) * scale + beta
+    dtype = conv.get_weights()[0].dtype
+    return [folded_kernel.astype(dtype), folded_bias.astype(dtype)]

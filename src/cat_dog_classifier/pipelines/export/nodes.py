@@ -62,9 +62,11 @@ def export_tfjs_models(
     exports: list[dict[str, Any]],
     champion_file: bytes,
     float16_architectures: list[str],
+    fold_batch_norm: bool = True,
     **variant_files: bytes,
 ) -> dict[str, bytes]:
-    """Convert each selected model file into a TF.js graph model; return every file of the page's
+    """Convert each selected model file into a TF.js graph model, with its batch normalisations
+    folded into the convolutions unless `fold_batch_norm` is false; return every file of the page's
     models/ folder (`<id>/model.json`, its weight shards, and `manifest.json`) by relative path."""
     files: dict[str, bytes] = {}
     entries = []
@@ -79,7 +81,7 @@ def export_tfjs_models(
         logger.info("Exporting %s (MD5 %s) to TF.js", record["id"], record["model_md5"])
         model_input = record["input"]
         expected = (model_input["height"], model_input["width"], model_input["channels"])
-        converted = convert_to_tfjs(model_file, float16, expected)
+        converted = convert_to_tfjs(model_file, float16, expected, fold_batch_norm)
         files |= {f"{record['id']}/{name}": data for name, data in converted.items()}
         entries.append(manifest_entry(record, converted, float16))
     manifest = {"default_model": entries[0]["id"], "models": entries}
@@ -130,19 +132,28 @@ def manifest_entry(
 
 
 def convert_to_tfjs(
-    model_file: bytes, float16: bool, input_shape: tuple[int, int, int]
+    model_file: bytes,
+    float16: bool,
+    input_shape: tuple[int, int, int],
+    fold_batch_norm: bool = True,
 ) -> dict[str, bytes]:
     """Keras `.keras` bytes → SavedModel (`model.export`) → TF.js graph model files, by name.
 
     The Keras-3 TF.js *layers* format does not load in TF.js; the graph model does. Fails if the
-    model does not take `input_shape` (height, width, channels), as its record says.
+    model does not take `input_shape` (height, width, channels), as its record says. With
+    `fold_batch_norm`, batch normalisations are folded into the convolutions before
+    (`fold_batch_normalization`: the converter does not fold them into depthwise ones).
     """
     # TensorFlow and the converter load here, only when a model is exported.
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import (  # noqa: PLC0415
         convert_tf_saved_model,
     )
 
+    from cat_dog_classifier.models import fold_batch_normalization  # noqa: PLC0415
+
     model = load_keras_model(model_file)
+    if fold_batch_norm:
+        model = fold_batch_normalization(model)
     if tuple(model.input_shape[1:]) != tuple(input_shape):
         raise ValueError(
             f"The model takes input {model.input_shape[1:]}, its record says {input_shape}"

@@ -22,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "exports": "exports",
                     "champion_file": "champion_model@bytes",
                     "float16_architectures": "params:export.float16_architectures",
+                    "fold_batch_norm": "params:export.fold_batch_norm",
                     **{name: f"{name}.model@bytes" for name in variants()},
                 },
                 outputs="web_models",
