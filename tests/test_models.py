@@ -14,7 +14,12 @@ import tensorflow as tf
 from PIL import Image
 
 from cat_dog_classifier.config import base_config
-from cat_dog_classifier.models import build_backbone, build_model, resolve_weights
+from cat_dog_classifier.models import (
+    build_backbone,
+    build_model,
+    fold_batch_normalization,
+    resolve_weights,
+)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +99,54 @@ def test_resnet50_reads_rgb_like_keras_preprocessing_reads_bgr(tmp_path):
         reference(keras.applications.resnet50.preprocess_input(images.copy()))
     )
     np.testing.assert_allclose(ours.predict(images, verbose=0), expected, rtol=1e-3, atol=1e-3)
+
+
+def batch_norms(model: keras.Model) -> list[keras.layers.BatchNormalization]:
+    """Every BatchNormalization of `model` and of the models nested in it."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            found += batch_norms(layer)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+    return found
+
+
+def test_folding_batch_normalization_keeps_transfers_answers(parameters, photos, mobilenet_weights):
+    model_params = {**parameters["transfer"]["model"], "weights": str(mobilenet_weights)}
+    model = build_model((96, 96, 3), model_params)
+    folded = fold_batch_normalization(model)
+    assert len(batch_norms(model)) == 52  # MobileNetV2's, each after a convolution
+    assert batch_norms(folded) == []
+    images = resized(photos, 96)
+    np.testing.assert_allclose(
+        folded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5
+    )
+
+
+def test_only_a_batch_normalization_that_alone_reads_a_linear_convolution_folds():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv_with_bias")(inputs)
+    x = keras.layers.BatchNormalization(name="bn_conv")(x)
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False, name="depthwise")(x)
+    x = keras.layers.BatchNormalization(center=False, scale=False, name="bn_depthwise")(x)
+    shared = keras.layers.Conv2D(8, 1, use_bias=False, name="conv_read_twice")(x)
+    x = keras.layers.BatchNormalization(name="bn_shared")(shared) + shared
+    x = keras.layers.Conv2D(8, 1, activation="relu", name="conv_relu")(x)
+    x = keras.layers.BatchNormalization(name="bn_after_relu")(x)
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="bn_alone")(x))
+    for layer in batch_norms(model):  # statistics far from the initial identity
+        rng = np.random.default_rng(len(layer.name))
+        layer.set_weights([rng.uniform(0.5, 2, w.shape) for w in layer.get_weights()])
+    folded = fold_batch_normalization(model)
+    remaining = [layer.name for layer in batch_norms(folded)]
+    assert remaining == ["bn_shared", "bn_after_relu", "bn_alone"]
+    assert folded.get_layer("depthwise").use_bias
+    images = np.random.default_rng(1).uniform(0, 255, (2, 12, 12, 3)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(images))
+    # float32 rounding, relative to the outputs' scale (the sums run over pixels of 0-255)
+    np.testing.assert_allclose(folded(images), expected, atol=1e-5 * np.abs(expected).max())
 
 
 @pytest.mark.slow

@@ -218,8 +218,8 @@ def fold_batch_normalization(model: keras.Model) -> keras.Model:
     copy = keras.models.clone_model(model, clone_function=clone, call_function=call, recursive=True)
     batch_norm_of = {id(conv): bn for conv, bn in _conv_batch_norm_pairs(model)}
     for layer, layer_copy in clones:
-        if id(layer) in folded:
-            continue  # never called: it has no weights to set
+        if id(layer) in folded or not isinstance(layer, keras.layers.Layer):
+            continue  # never called, or an operation such as `x + y`: no weights to set
         if id(layer) in batch_norm_of:
             layer_copy.set_weights(_folded_weights(layer, batch_norm_of[id(layer)]))
         else:

@@ -10,6 +10,7 @@ import pytest
 from cat_dog_classifier.model_files import model_md5
 from cat_dog_classifier.pipelines.export.nodes import (
     MANIFEST,
+    convert_to_tfjs,
     export_tfjs_models,
     select_exports,
 )
@@ -142,6 +143,28 @@ def test_float16_is_chosen_by_architecture(model_files):
         return sum(f["bytes"] for name, f in files.items() if name.endswith(".bin"))
 
     assert weight_bytes(half) < 0.55 * weight_bytes(full)
+
+
+def test_a_depthwise_convolutions_batch_norm_folds_into_one_fused_kernel(tmp_path: Path):
+    """MobileNetV2's block: depthwise convolution, batch normalisation, ReLU6."""
+    inputs = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.DepthwiseConv2D(3, use_bias=False)(inputs)
+    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization()(x))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid", name="dog_probability")(x)
+    keras.Model(inputs, outputs).save(tmp_path / "block.keras")
+    model_file = (tmp_path / "block.keras").read_bytes()
+
+    def ops(fold: bool) -> list[str]:
+        graph = json.loads(convert_to_tfjs(model_file, False, (16, 16, 3), fold)["model.json"])
+        nodes = graph["modelTopology"]["node"]
+        return sorted(node["op"] for node in nodes if node["op"] != "Const")
+
+    assert "FusedDepthwiseConv2dNative" in ops(fold=True)
+    assert "DepthwiseConv2dNative" not in ops(fold=True)
+    assert "Mul" not in ops(fold=True)
+    # what the converter makes of it alone: the convolution, the normalisation's Mul and Add, ReLU6
+    assert {"DepthwiseConv2dNative", "Mul", "Relu6"} <= set(ops(fold=False))
 
 
 def test_a_file_that_is_not_the_recorded_model_is_refused(model_files):
