@@ -3,13 +3,18 @@
 // Online, every request goes to the network as if there were no worker (a re-export shows at once), and
 // the worker keeps the offline copy: the page's own files as they come, and the models per export. An
 // export is named by the SHA-256 of its manifest: each new manifest fills its own cache with every model
-// file it lists, each checked against the manifest's SHA-256, the manifest last; then older exports'
-// caches go. Offline, the page, TF.js, its WASM binaries, the manifest and the models come from there,
-// always one complete export.
+// file it lists, each checked against the manifest's SHA-256; once that cache is whole, the manifest is
+// stored beside the page's files as the current export, and older exports' caches go. Offline, the page,
+// TF.js, its WASM binaries, the manifest and the models come from there: always the current export, whole.
+//
+// The offline side reads caches only through caches.match(..., { cacheName }), never caches.open():
+// open() creates a cache it does not find, so a read racing a deletion would bring an old export back.
 
 const PAGE_CACHE = "cat-dog-page";
 const EXPORT_CACHE_PREFIX = "cat-dog-models-";
 const MANIFEST = "models/manifest.json";
+// On the current export's manifest in PAGE_CACHE: the cache that holds its models.
+const EXPORT_CACHE_HEADER = "X-Cat-Dog-Export-Cache";
 // Everything the page loads besides the models (index.html's scripts, app.js's imports, TF.js's WASM
 // binaries: it picks one at run time).
 const PAGE_FILES = [
@@ -48,10 +53,13 @@ async function sha256(buffer) {
 
 // One refresh per export at a time, whoever asks (install, or the page fetching the manifest).
 const refreshing = new Map();
+// The export of the manifest seen last: only it becomes current, should an older one finish later.
+let newestExport = null;
 
-/** Make sure the export `manifestBytes` describes is cached whole; then drop other exports. */
+/** Make sure the export `manifestBytes` describes is cached whole and current; then drop the others. */
 async function cacheExport(manifestBytes) {
   const name = EXPORT_CACHE_PREFIX + (await sha256(manifestBytes)).slice(0, 16);
+  newestExport = name;
   if (!refreshing.has(name)) {
     refreshing.set(name, fillExportCache(name, manifestBytes).finally(() => refreshing.delete(name)));
   }
@@ -79,26 +87,29 @@ async function fillExportCache(name, manifestBytes) {
       await caches.delete(name); // never half an export; the previous one stays
       throw error;
     }
-    // Last: a cache with its manifest is a complete export.
-    await cache.put(pageUrl(MANIFEST), new Response(manifestBytes, { headers: { "Content-Type": "application/json" } }));
+    // Last: a cache with its manifest is a complete export (a later visit need not fetch it again).
+    await cache.put(pageUrl(MANIFEST), manifestResponse(manifestBytes, name));
   }
+  if (name !== newestExport) return; // a newer manifest came meanwhile: it becomes current, not this
+  await (await caches.open(PAGE_CACHE)).put(pageUrl(MANIFEST), manifestResponse(manifestBytes, name));
   for (const key of await caches.keys()) {
     if (key.startsWith(EXPORT_CACHE_PREFIX) && key !== name) await caches.delete(key);
   }
 }
 
-/** The cached complete export (the newest, should an older one remain). */
-async function exportCache() {
-  const names = (await caches.keys()).filter((key) => key.startsWith(EXPORT_CACHE_PREFIX));
-  for (const name of names.reverse()) {
-    const cache = await caches.open(name);
-    if (await cache.match(pageUrl(MANIFEST))) return cache;
-  }
-  return null;
+function manifestResponse(bytes, exportCacheName) {
+  const headers = { "Content-Type": "application/json", [EXPORT_CACHE_HEADER]: exportCacheName };
+  return new Response(bytes, { headers });
 }
 
-async function offline(request, cache) {
-  const response = await cache?.match(request, { ignoreSearch: true });
+/** Offline: a page file, the current export's manifest, or one of its model files. */
+async function offline(request, path) {
+  const options = { cacheName: PAGE_CACHE, ignoreSearch: true };
+  if (path.startsWith("models/") && path !== MANIFEST) {
+    const manifest = await caches.match(pageUrl(MANIFEST), { cacheName: PAGE_CACHE });
+    options.cacheName = manifest?.headers.get(EXPORT_CACHE_HEADER);
+  }
+  const response = options.cacheName ? await caches.match(request, options) : undefined;
   return response ?? Response.error();
 }
 
@@ -109,9 +120,7 @@ async function fromNetwork(event) {
   try {
     response = await fetch(request);
   } catch {
-    // Offline: the page's files, the manifest and the models of the one cached export.
-    const cache = path.startsWith("models/") ? await exportCache() : await caches.open(PAGE_CACHE);
-    return offline(request, cache);
+    return offline(request, path);
   }
   if (response.ok && path === MANIFEST) {
     const bytes = await response.clone().arrayBuffer();

@@ -1,6 +1,7 @@
 """Driving the page in the browser tests: open it, read its state, feed it photos, and the Python
 side of every comparison (training's preprocessing, the page's answer rules)."""
 
+import time
 from pathlib import Path
 
 import cv2
@@ -39,6 +40,18 @@ def snapshot(page: Page) -> dict:
 
 def wait_for_frames(page: Page, frames: int) -> None:
     page.wait_for_function(f"() => catDogDebug.snapshot().frames >= {frames}")
+
+
+def wait_until(
+    page: Page, condition: str, arg: object = None, timeout_ms: int = TIMEOUT_MS
+) -> None:
+    """Poll an async JavaScript `condition` until it resolves truthy. Playwright's wait_for_function
+    takes the Promise an async function returns for a truthy answer and passes at once."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(condition, arg):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout_ms} ms: {condition}")
+        time.sleep(0.25)
 
 
 def upload(page: Page, photo: Path) -> dict:

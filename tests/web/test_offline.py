@@ -12,9 +12,13 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from tests.conftest import SmallProject
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, copy_page, serve
-from .pages import TIMEOUT_MS, snapshot, upload, wait_for_frames
+from .pages import TIMEOUT_MS, snapshot, upload, wait_for_frames, wait_until
 
-MODELS_CACHE_PREFIX = "cat-dog-models-"  # sw.js: one cache per export, named by its manifest
+# sw.js: one cache per export, named by its manifest; the current export's manifest is kept in the
+# page's cache, its header naming that export's cache
+MODELS_CACHE_PREFIX = "cat-dog-models-"
+PAGE_CACHE = "cat-dog-page"
+EXPORT_CACHE_HEADER = "X-Cat-Dog-Export-Cache"
 
 
 def open_online(browser: Browser, url: str) -> Page:
@@ -27,12 +31,14 @@ def open_online(browser: Browser, url: str) -> Page:
 
 def cached_exports(page: Page) -> list[list[str]]:
     """Per cached export, the model folders its cached manifest lists."""
+    # caches.match(..., {cacheName}) rather than caches.open(), which creates a cache it does not
+    # find: a check racing the worker's deletion of an old export would bring it back.
     return page.evaluate(
         """async (prefix) => {
             const exports = [];
             for (const name of await caches.keys()) {
                 if (!name.startsWith(prefix)) continue;
-                const manifest = await (await caches.open(name)).match("models/manifest.json");
+                const manifest = await caches.match("models/manifest.json", { cacheName: name });
                 exports.push(manifest ? (await manifest.json()).models.map((m) => m.id) : []);
             }
             return exports;
@@ -42,19 +48,20 @@ def cached_exports(page: Page) -> list[list[str]]:
 
 
 def wait_until_offline_ready(page: Page, models: list[str]) -> None:
-    """The worker controls the page and holds exactly one export: the one listing `models`."""
+    """The worker controls the page, holds exactly one export, the one listing `models`, and serves
+    it offline (its manifest stored beside the page's files names that export's cache)."""
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
-    page.wait_for_function(
-        """async ([prefix, models]) => {
+    wait_until(
+        page,
+        """async ([prefix, pageCache, header, models]) => {
             const names = (await caches.keys()).filter((name) => name.startsWith(prefix));
             if (names.length !== 1) return false;
-            const manifest = await (await caches.open(names[0])).match("models/manifest.json");
-            return manifest !== undefined &&
-                JSON.stringify((await manifest.json()).models.map((m) => m.id)) ===
+            const current = await caches.match("models/manifest.json", { cacheName: pageCache });
+            return current !== undefined && current.headers.get(header) === names[0] &&
+                JSON.stringify((await current.json()).models.map((m) => m.id)) ===
                 JSON.stringify(models);
         }""",
-        arg=[MODELS_CACHE_PREFIX, models],
-        polling=250,
+        [MODELS_CACHE_PREFIX, PAGE_CACHE, EXPORT_CACHE_HEADER, models],
     )
 
 
@@ -120,6 +127,42 @@ def test_a_new_export_replaces_the_offline_copy(
     expect(page.locator("#model-select option")).to_have_count(1)
     expect(page.locator("#label")).to_have_text("dog")
     assert cached_exports(page) == [["transfer"]]  # the older export's cache is gone
+
+
+@pytest.mark.slow
+def test_offline_the_current_export_is_served_whatever_other_caches_hold(
+    page_copy: Path, launch_chromium: Callable[..., Browser], samples_dir: Path
+):
+    """A stray export cache (one a deletion raced, say), newer than the current one and complete,
+    listing only `cnn`: offline, the page still gets the export its worker made current."""
+    browser = launch_chromium(samples_dir / "dog/dog.jpeg")
+    with serve(page_copy) as url:
+        page = open_online(browser, url)
+        wait_until_offline_ready(page, ["transfer", "cnn"])
+        page.evaluate(
+            """async (name) => {
+                const manifest = await (await fetch("models/manifest.json")).json();
+                manifest.models = manifest.models.filter((m) => m.id === "cnn");
+                const stray = await caches.open(name);
+                await stray.put("models/manifest.json", Response.json(manifest));
+            }""",
+            MODELS_CACHE_PREFIX + "stray",
+        )
+    page.reload()
+    page.wait_for_function("() => catDogDebug.snapshot().model === 'transfer'")
+    wait_for_frames(page, 3)
+
+    expect(page.locator("#model-select option")).to_have_count(2)
+    expect(page.locator("#label")).to_have_text("dog")
+
+
+def test_waiting_on_an_async_condition_waits_for_its_answer(
+    launch_chromium: Callable[..., Browser],
+):
+    page = launch_chromium(grant_camera=False).new_page()
+    with pytest.raises(TimeoutError):
+        wait_until(page, "async () => false", timeout_ms=1000)
+    wait_until(page, "async () => true")
 
 
 @pytest.mark.slow
