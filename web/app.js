@@ -319,7 +319,7 @@ async function main() {
   exposeDebugHook();
   registerServiceWorker();
   try {
-    const { name, renderer } = await startBackend(settings.backend);
+    const { name, renderer } = await startBackend(settings.backend, settings.threads);
     state.backend = name;
     state.renderer = renderer;
   } catch (error) {

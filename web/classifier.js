@@ -28,17 +28,44 @@ export function backendOrder(forced, renderer) {
 }
 
 /**
- * Start the first backend of `backendOrder` that works: `{ name, renderer }`. WASM runs multithreaded when
- * the page is cross-origin isolated (serve.py sends the headers); TF.js sizes its thread pool from the core
- * count (one thread on a 2-core machine).
+ * WASM threads for `cores` logical cores: `requested`, or half the cores as TF.js chooses (it assumes two
+ * hyperthreads per core) but at least two where there are two: one thread leaves half of a 2-core machine
+ * idle (measured there: both models 1.5-2.5x faster with two; README: Benchmarks).
  */
-export async function startBackend(forced) {
+export function wasmThreads(requested, cores) {
+  if (requested) return requested;
+  const logical = Math.max(1, cores || 1);
+  return Math.max(Math.min(logical, 2), Math.floor(logical / 2));
+}
+
+/**
+ * Run `start` (TF.js starting its WASM module) so that the module starts `threads` threads. TF.js caps
+ * tf.wasm.setThreadsCount at half of navigator.hardwareConcurrency, read as the module starts, so the page
+ * shows the module twice `threads` for as long as it starts, then the real count again.
+ */
+async function withWasmThreads(threads, start) {
+  tf.wasm.setThreadsCount(threads);
+  Object.defineProperty(navigator, "hardwareConcurrency", { value: 2 * threads, configurable: true });
+  try {
+    return await start();
+  } finally {
+    delete navigator.hardwareConcurrency; // the browser's own getter (Navigator.prototype) again
+  }
+}
+
+/**
+ * Start the first backend of `backendOrder` that works: `{ name, renderer }`. WASM runs multithreaded when
+ * the page is cross-origin isolated (serve.py sends the headers), `threads` threads (null: `wasmThreads`).
+ */
+export async function startBackend(forced, threads = null) {
   tf.wasm.setWasmPaths(new URL("vendor/", document.baseURI).href);
   const renderer = webglRenderer();
   const failures = [];
+  const wasm = wasmThreads(threads, navigator.hardwareConcurrency);
   for (const name of backendOrder(forced, renderer)) {
     try {
-      if (await tf.setBackend(name)) {
+      const started = name === "wasm" ? await withWasmThreads(wasm, () => tf.setBackend(name)) : await tf.setBackend(name);
+      if (started) {
         await tf.ready();
         return { name, renderer };
       }

@@ -206,6 +206,42 @@ def test_threaded_wasm_runs_under_the_security_policy(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "cores_query_threads",
+    [
+        (2, "", 2),  # TF.js alone would run one, half of two
+        (2, "&threads=1", 1),
+        (8, "", 4),  # half, as TF.js chooses (hyperthreads)
+        (8, "&threads=6", 6),
+        (1, "", 1),
+    ],
+)
+def test_wasm_runs_as_many_threads_as_the_cores_and_the_address_say(
+    served_page: ServedPage,
+    launch_chromium: Callable[..., Browser],
+    samples_dir: Path,
+    cores_query_threads: tuple[int, str, int],
+):
+    cores, query, threads = cores_query_threads
+    context = launch_chromium(grant_camera=False).new_context()
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    context.new_cdp_session(page).send(
+        "Emulation.setHardwareConcurrencyOverride", {"hardwareConcurrency": cores}
+    )
+    page.goto(f"{served_page.url}?camera=off&model=cnn{query}")
+    page.wait_for_function("() => catDogDebug.snapshot().model === 'cnn'")
+
+    assert snapshot(page)["wasmThreads"] == threads
+    shown = f"wasm ({threads} threads)" if threads > 1 else "wasm"
+    expect(page.locator("#backend")).to_have_text(shown)
+    # The count TF.js was shown while it started is gone again.
+    assert page.evaluate("navigator.hardwareConcurrency") == cores
+    assert page.evaluate("Object.hasOwn(navigator, 'hardwareConcurrency')") is False
+    assert 0 <= upload(page, samples_dir / "dog/dog.jpeg")["dog"] <= 1  # and it classifies
+
+
+@pytest.mark.slow
 def test_the_picker_switches_models_and_the_cpu_backend_can_be_forced(
     served_page: ServedPage, launch_chromium: Callable[..., Browser], samples_dir: Path
 ):
@@ -307,6 +343,8 @@ def test_the_scale_reads_at_a_glance(
         ("low=0.8&high=0.2", ["low=0.8, high=0.2"]),
         ("high=1.5", ["low=0.35, high=1.5"]),
         ("backend=gpu&camera=maybe", ["backend=gpu", "camera=maybe"]),
+        ("threads=9&camera=on", ["threads=9"]),
+        ("threads=1.5", ["threads=1.5"]),
     ],
 )
 def test_bad_settings_in_the_address_fall_back_to_defaults_with_a_note(
