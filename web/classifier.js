@@ -61,11 +61,11 @@ export async function startBackend(forced, threads = null) {
   tf.wasm.setWasmPaths(new URL("vendor/", document.baseURI).href);
   const renderer = webglRenderer();
   const failures = [];
-  const wasm = wasmThreads(threads, navigator.hardwareConcurrency);
+  const threadCount = wasmThreads(threads, navigator.hardwareConcurrency);
   for (const name of backendOrder(forced, renderer)) {
     try {
-      const started = name === "wasm" ? await withWasmThreads(wasm, () => tf.setBackend(name)) : await tf.setBackend(name);
-      if (started) {
+      const start = () => tf.setBackend(name);
+      if (await (name === "wasm" ? withWasmThreads(threadCount, start) : start())) {
         await tf.ready();
         return { name, renderer };
       }
