@@ -14,6 +14,7 @@ over the repeats, with the ratio to the first setting pair by pair. Settings:
 - `arrays`: float32 fed from in-memory float32 arrays by Keras itself (no tf.data): the baseline the
   project's input pipeline must keep up with (target: within 5%);
 - `threads=I,J`: float32 with TensorFlow's intra-op and inter-op thread pools set to I and J.
+- `batch=N`: the variant's own precision (`auto` resolved on this machine) with batches of N.
 For `transfer`, the full network is trained (the fine-tuning phase, the costly one) at its input
 size.
 
@@ -59,6 +60,17 @@ def machine() -> str:
     return f"{model or platform.processor()}, {os.cpu_count()} CPUs, load {load:.1f} at start"
 
 
+def batch_and_precision(setting: str, training: dict) -> tuple[int, str]:
+    """The batch size and precision a setting trains with: `batch=N` keeps the variant's own
+    precision (`auto` resolved on this machine), the others its batch size."""
+    if setting.startswith("batch="):
+        from cat_dog_classifier.training import resolve_precision  # noqa: PLC0415
+
+        return int(setting.removeprefix("batch=")), resolve_precision(training["precision"])
+    precision = "mixed_bfloat16" if setting == "mixed_bfloat16" else "float32"
+    return training["batch_size"], precision
+
+
 def worker(variant: str, setting: str, images: int, model_input_dir: Path) -> None:
     """One measurement in this process: print `RESULT <images/s>`."""
     if setting.startswith("threads="):
@@ -73,14 +85,16 @@ def worker(variant: str, setting: str, images: int, model_input_dir: Path) -> No
     from cat_dog_classifier.config import variants  # noqa: PLC0415
     from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
     from cat_dog_classifier.models import build_augmentation, build_model  # noqa: PLC0415
-    from cat_dog_classifier.training import make_dataset, precision_policy  # noqa: PLC0415
+    from cat_dog_classifier.training import (  # noqa: PLC0415
+        make_dataset,
+        precision_policy,
+    )
 
     block = variants(PROJECT_ROOT)[variant]
     training, model_params = block["training"], dict(block["model"])
     data = NpzDataset(str(model_input_dir / f"{block['model_input']}.npz")).load()
     train_images, labels = data["train_images"][:images], data["train_labels"][:images]
-    batch = training["batch_size"]
-    precision = "mixed_bfloat16" if setting == "mixed_bfloat16" else "float32"
+    batch, precision = batch_and_precision(setting, training)
     augmentation = training.get("augmentation") or (training.get("fine_tune") or {}).get(
         "augmentation"
     )

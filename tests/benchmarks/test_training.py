@@ -36,3 +36,14 @@ def test_the_feeder_verdict_is_the_median_of_pairwise_ratios(training_benchmark)
 
     assert met == "0.96 of arrays: target 0.95 met"  # 0.98, 0.95, 0.96
     assert missed == "0.90 of arrays: target 0.95 missed by 5% of arrays"  # 0.90, 1.00, 0.85
+
+
+def test_a_batch_setting_keeps_the_variants_precision(training_benchmark):
+    training = {"batch_size": 32, "precision": "float32"}
+
+    assert training_benchmark.batch_and_precision("batch=128", training) == (128, "float32")
+    assert training_benchmark.batch_and_precision("mixed_bfloat16", training) == (
+        32,
+        "mixed_bfloat16",
+    )
+    assert training_benchmark.batch_and_precision("arrays", training) == (32, "float32")
