@@ -127,9 +127,20 @@ def measure(variant: str, setting: str, images: int, model_input_dir: Path) -> f
     return float(lines[0].split()[1])
 
 
+def speed_command(arguments: argparse.Namespace) -> str:
+    """The command line that repeats this speed measurement."""
+    command = "python benchmarks/training.py speed"
+    if arguments.variants:
+        command += " --variants " + " ".join(arguments.variants)
+    if arguments.settings != DEFAULT_SETTINGS:
+        command += " --settings " + " ".join(arguments.settings)
+    return f"{command} --images {arguments.images} --repeats {arguments.repeats}"
+
+
 def speed(arguments: argparse.Namespace) -> str:
     from cat_dog_classifier.config import variants  # noqa: PLC0415
 
+    machine_at_start = machine()  # its load average too
     names = arguments.variants or list(variants(PROJECT_ROOT))
     settings = arguments.settings
     rows, verdicts = [], []
@@ -161,9 +172,9 @@ def speed(arguments: argparse.Namespace) -> str:
     table = pd.DataFrame(rows).to_markdown(index=False)
     feeding = "\n\nThe input pipeline against in-memory arrays:\n" + "\n".join(verdicts)
     return (
-        f"# Training speed\n\nMachine: {machine()}.\n`python benchmarks/training.py speed "
-        f"--images {arguments.images} --repeats {arguments.repeats}`: training images/s, one "
-        f"pass over the first {arguments.images} training photos after 5 warm-up batches, "
+        f"# Training speed\n\nMachine: {machine_at_start}.\n`{speed_command(arguments)}`: "
+        f"training images/s, one pass over the first {arguments.images} training photos after 5 "
+        "warm-up batches, "
         f"{arguments.repeats} interleaved repeats, each in a fresh process.\n\n{table}"
         f"{feeding if verdicts else ''}\n"
     )

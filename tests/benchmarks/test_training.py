@@ -1,6 +1,8 @@
 """benchmarks/training.py: the wall time its repro mode reports per stage of `dvc repro`, and its
 speed mode's verdict on the input pipeline."""
 
+import argparse
+
 import pytest
 
 from tests.benchmarks.conftest import load_benchmark
@@ -47,3 +49,20 @@ def test_a_batch_setting_keeps_the_variants_precision(training_benchmark):
         "mixed_bfloat16",
     )
     assert training_benchmark.batch_and_precision("arrays", training) == (32, "float32")
+
+
+def test_the_speed_report_names_the_command_that_repeats_it(training_benchmark):
+    chosen = argparse.Namespace(
+        variants=["cnn_dropout_aug"], settings=["batch=32", "batch=64"], images=4096, repeats=2
+    )
+    defaults = argparse.Namespace(
+        variants=None, settings=training_benchmark.DEFAULT_SETTINGS, images=2048, repeats=3
+    )
+
+    assert training_benchmark.speed_command(chosen) == (
+        "python benchmarks/training.py speed --variants cnn_dropout_aug --settings batch=32 "
+        "batch=64 --images 4096 --repeats 2"
+    )
+    assert training_benchmark.speed_command(defaults) == (
+        "python benchmarks/training.py speed --images 2048 --repeats 3"
+    )
