@@ -3,6 +3,7 @@ variant's training and evaluation with a few parameters overridden, an MLflow ru
 
     python benchmarks/ablations.py --list                  # the studies and their experiments
     python benchmarks/ablations.py precision cnn-schedule  # run studies (each takes a while)
+    python benchmarks/ablations.py cnn-augmentation-rate --only 5e-4  # the experiments named so
 
 Every experiment runs in a scratch copy of the project (benchmarks/results/ablations/project) that
 reads this project's preprocessed sets, so nothing of the project's own outputs changes, and logs to
@@ -114,9 +115,10 @@ STUDIES: dict[str, tuple[str, dict[str, dict]]] = {
             # first row. Larger batches are no lever here: 128 trained only 1.13x faster per photo
             # than 32 (`python benchmarks/training.py speed --variants cnn_dropout_aug --settings
             # batch=32 batch=64 batch=128`, README: Training): the budget affords no more epochs.
-            "cosine 2e-3, batch 32, 28 epochs, patience 4": {
-                "variants.cnn_dropout_aug.training.learning_rate": 2e-3,
-            },
+            f"cosine {label}, batch 32, 28 epochs, patience 4": {
+                "variants.cnn_dropout_aug.training.learning_rate": rate,
+            }
+            for label, rate in [("2e-3", 2e-3), ("5e-4", 5e-4)]
         },
     ),
     "cnn-augmentation-epochs": (
@@ -252,10 +254,18 @@ def run_experiment(project: Path, variant: str, overrides: dict) -> dict:
     }
 
 
+def chosen_experiments(experiments: dict[str, dict], only: str | None) -> dict[str, dict]:
+    """The experiments whose label contains `only` (all of them without it)."""
+    return {label: o for label, o in experiments.items() if only is None or only in label}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("studies", nargs="*", help=f"any of: {', '.join(STUDIES)}")
     parser.add_argument("--list", action="store_true")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="run only the experiments whose label contains TEXT"
+    )
     arguments = parser.parse_args()
     if arguments.list or not arguments.studies:
         for study, (variant, experiments) in STUDIES.items():
@@ -264,19 +274,26 @@ def main() -> None:
     unknown = sorted(set(arguments.studies) - set(STUDIES))
     if unknown:
         parser.error(f"unknown studies {unknown}; studies: {', '.join(STUDIES)}")
+    chosen = {
+        study: chosen_experiments(STUDIES[study][1], arguments.only) for study in arguments.studies
+    }
+    if not any(chosen.values()):
+        parser.error(f"no experiment of {', '.join(arguments.studies)} has {arguments.only!r}")
     project = make_scratch_project()
     for study in arguments.studies:
-        variant, experiments = STUDIES[study]
+        variant, experiments = STUDIES[study][0], chosen[study]
         rows = []
         for label, overrides in experiments.items():
             print(f"--- {study}: {label}", flush=True)
             rows.append({"experiment": label, **run_experiment(project, variant, overrides)})
             # written after every experiment: a study takes an hour or more, and an interrupted
             # one keeps the rows it finished
-            write_report(study, variant, rows, done=len(rows) == len(experiments))
+            write_report(study, variant, rows, len(rows) == len(experiments), arguments.only)
 
 
-def write_report(study: str, variant: str, rows: list[dict], done: bool) -> None:
+def write_report(
+    study: str, variant: str, rows: list[dict], done: bool, only: str | None = None
+) -> None:
     """Print the study's table and write it to benchmarks/results/ablations_<study>.md."""
     table = pd.DataFrame(rows)
     for column in (
@@ -288,8 +305,9 @@ def write_report(study: str, variant: str, rows: list[dict], done: bool) -> None
         if column in table:
             table[column] = table[column].map(lambda value: f"{value:.2%}")
     status = "" if done else " (unfinished: the experiments run so far)"
+    command = f"python benchmarks/ablations.py {study}" + (f" --only '{only}'" if only else "")
     report = (
-        f"# Ablation: {study} ({variant}){status}\n\n`python benchmarks/ablations.py {study}`, on "
+        f"# Ablation: {study} ({variant}){status}\n\n`{command}`, on "
         f"{os.cpu_count()} CPUs (load {os.getloadavg()[0]:.1f} at the end); each row a "
         f"`kedro run --pipelines train,evaluate --namespaces {variant}` with its overrides, "
         f"an MLflow run in the experiment `{NAME}`.\n\n{table.to_markdown(index=False)}\n"
