@@ -85,10 +85,7 @@ def worker(variant: str, setting: str, images: int, model_input_dir: Path) -> No
     from cat_dog_classifier.config import variants  # noqa: PLC0415
     from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
     from cat_dog_classifier.models import build_augmentation, build_model  # noqa: PLC0415
-    from cat_dog_classifier.training import (  # noqa: PLC0415
-        make_dataset,
-        precision_policy,
-    )
+    from cat_dog_classifier.training import make_dataset, precision_policy  # noqa: PLC0415
 
     block = variants(PROJECT_ROOT)[variant]
     training, model_params = block["training"], dict(block["model"])
