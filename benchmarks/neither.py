@@ -44,13 +44,11 @@ def sample_photos(folder: str) -> list[tuple[str, bytes]]:
 
 
 def augmented(images: np.ndarray, copies: int, seed: int) -> np.ndarray:
-    from cat_dog_classifier.models import build_augmentation  # noqa: PLC0415
+    from cat_dog_classifier.augmentation import augment  # noqa: PLC0415
 
-    layers = build_augmentation({"rotation": 0.05, "zoom": 0.15, "contrast": 0.2}, seed)
-    batches = [images] + [
-        np.asarray(layers(images.astype("float32"), training=True)) for _ in range(copies)
-    ]
-    return np.concatenate(batches)
+    params = {"rotation": 0.05, "zoom": 0.15, "contrast": 0.2}
+    rng = np.random.default_rng(seed)
+    return np.concatenate([images] + [augment(images, params, rng) for _ in range(copies)])
 
 
 def evaluate_detector(scores: dict[str, np.ndarray], acceptance: float) -> dict[str, float]:

@@ -84,7 +84,7 @@ def worker(variant: str, setting: str, images: int, model_input_dir: Path) -> No
 
     from cat_dog_classifier.config import variants  # noqa: PLC0415
     from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
-    from cat_dog_classifier.models import build_augmentation, build_model  # noqa: PLC0415
+    from cat_dog_classifier.models import build_model  # noqa: PLC0415
     from cat_dog_classifier.training import make_dataset, precision_policy  # noqa: PLC0415
 
     block = variants(PROJECT_ROOT)[variant]
@@ -106,8 +106,9 @@ def worker(variant: str, setting: str, images: int, model_input_dir: Path) -> No
             start = time.perf_counter()
             model.fit(floats, targets, batch_size=batch, verbose=0)
         else:
-            layers = build_augmentation(augmentation, 0) if augmentation else None
-            dataset = make_dataset(train_images, labels, batch, shuffle_seed=0, augmentation=layers)
+            dataset = make_dataset(
+                train_images, labels, batch, shuffle_seed=0, augmentation=augmentation
+            )
             model.fit(dataset.take(5), verbose=0)  # tracing and warm-up, not timed
             start = time.perf_counter()
             model.fit(dataset, verbose=0)

@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from cat_dog_classifier.config import base_config
 from cat_dog_classifier.datasets import NpzDataset
-from cat_dog_classifier.models import build_augmentation, build_transfer
+from cat_dog_classifier.models import build_transfer
 from cat_dog_classifier.training import (
     KeepBest,
     cpu_has_bfloat16,
@@ -76,9 +76,7 @@ def test_datasets_run_without_the_autotuning_thread_that_stalled_every_epoch(gra
     # With it, Keras' per-epoch reset of the validation iterator waited for the thread's next
     # wake-up (up to a minute): a full run's epochs took 41-142 s instead of ~40 s.
     images, labels = gray_set["train_images"], gray_set["train_labels"]
-    augmentation = build_augmentation(
-        parameters["cnn_dropout_aug"]["training"]["augmentation"], seed=1
-    )
+    augmentation = parameters["cnn_dropout_aug"]["training"]["augmentation"]
     for dataset in (
         make_dataset(images, labels, 8),
         make_dataset(images, labels, 8, shuffle_seed=1, augmentation=augmentation),
@@ -86,18 +84,26 @@ def test_datasets_run_without_the_autotuning_thread_that_stalled_every_epoch(gra
         assert dataset.options().autotune.enabled is False
 
 
-def test_dataset_augments_outside_the_model_and_keeps_unshuffled_order(gray_set, parameters):
-    images, labels = gray_set["validation_images"], gray_set["validation_labels"]
-    augmentation = build_augmentation(
-        parameters["cnn_dropout_aug"]["training"]["augmentation"], seed=1
-    )
-    plain = np.concatenate([x for x, _ in make_dataset(images, labels, 8)])
-    augmented = np.concatenate(
-        [x for x, _ in make_dataset(images, labels, 8, augmentation=augmentation)]
-    )
-    np.testing.assert_array_equal(plain, images.astype("float32"))
-    assert augmented.shape == plain.shape
+def test_dataset_augments_after_the_same_shuffle_reproducibly(gray_set, parameters):
+    images, labels = gray_set["train_images"], gray_set["train_labels"]
+    augmentation = parameters["cnn_dropout_aug"]["training"]["augmentation"]
+
+    def epoch(seed: int, augmented: bool) -> tuple[np.ndarray, np.ndarray]:
+        dataset = make_dataset(
+            images, labels, 8, shuffle_seed=seed, augmentation=augmentation if augmented else None
+        )
+        batches = list(dataset)
+        return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
+
+    plain, plain_labels = epoch(1, augmented=False)
+    augmented, augmented_labels = epoch(1, augmented=True)
+    np.testing.assert_array_equal(augmented_labels, plain_labels)  # the order is the shuffle's
+    assert augmented.dtype == np.float32 and augmented.shape == plain.shape
     assert not np.allclose(augmented, plain)
+    np.testing.assert_array_equal(epoch(1, augmented=True)[0], augmented)  # the seed draws it all
+    assert not np.allclose(epoch(2, augmented=True)[0], augmented)
+    with pytest.raises(ValueError, match="shuffle_seed"):
+        make_dataset(images, labels, 8, augmentation=augmentation)
 
 
 def test_precision_auto_follows_the_cpu(tmp_path, monkeypatch):
@@ -170,7 +176,7 @@ def test_mixed_bfloat16_trains_and_saves_a_float32_model_with_its_weights(gray_s
 @pytest.mark.slow
 def test_same_seed_retrains_the_same_model(gray_set, parameters):
     """With the project's defaults (parallel input pipeline, precision auto, no TF op
-    determinism): augmentation's random draws come in the same order in every run."""
+    determinism): the same seed shuffles, augments, drops out and initialises alike."""
     model_params, training = variant(parameters, "cnn_dropout_aug", epochs=2)
     assert training["deterministic"] is False
     first, first_history, _ = fit_variant(gray_set, model_params, training)

@@ -2,8 +2,8 @@
 
 All models take raw 0-255 float pixels of shape (None, H, W, C): rescaling and backbone
 preprocessing are layers inside the model, so an exported model needs nothing beyond resize and
-colour conversion. The output is one sigmoid unit, the probability of "dog". Augmentation is built
-separately and never enters a saved model.
+colour conversion. The output is one sigmoid unit, the probability of "dog". Augmentation
+(augmentation.py) runs in the training input pipeline and never enters a saved model.
 """
 
 import hashlib
@@ -172,19 +172,6 @@ def build_model(input_shape: tuple[int, int, int], model_params: dict[str, Any])
     if architecture == "transfer":
         return build_transfer(input_shape, **params)[0]
     raise ValueError(f"Unknown architecture {architecture!r}: use 'cnn' or 'transfer'")
-
-
-def build_augmentation(params: dict[str, float], seed: int) -> keras.Sequential:
-    """Random flips, rotations, zoom and contrast for the training input pipeline only."""
-    return keras.Sequential(
-        [
-            layers.RandomFlip("horizontal", seed=seed),
-            layers.RandomRotation(params["rotation"], fill_mode="reflect", seed=seed + 1),
-            layers.RandomZoom(params["zoom"], fill_mode="reflect", seed=seed + 2),
-            layers.RandomContrast(params["contrast"], seed=seed + 3),
-        ],
-        name="augmentation",
-    )
 
 
 def fold_batch_normalization(model: keras.Model) -> keras.Model:

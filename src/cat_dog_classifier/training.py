@@ -16,12 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from cat_dog_classifier.models import (
-    build_augmentation,
-    build_model,
-    build_transfer,
-    resolve_weights,
-)
+from cat_dog_classifier.augmentation import augment
+from cat_dog_classifier.models import build_model, build_transfer, resolve_weights
 
 logger = logging.getLogger(__name__)
 
@@ -93,40 +89,40 @@ def make_dataset(
     batch_size: int,
     *,
     shuffle_seed: int | None = None,
-    augmentation: keras.Layer | None = None,
+    augmentation: Mapping[str, float] | None = None,
 ) -> tf.data.Dataset:
     """Batches of (float32 images, float32 labels), in order, or shuffled anew each epoch when
-    given a seed (the same seed gives the same sequence of epochs).
+    given a seed (the same seed gives the same sequence of epochs), and then augmented when given
+    `augmentation` parameters (`augmentation.augment`; it needs the seed, which draws it too).
 
     `images` may be a memory map: only the images of each batch are read and copied, never the
     whole set (a 224x224 RGB training set is 3 GB). They are cast to float32 per batch; augmentation
     runs here, ahead of training (prefetched), never inside the model.
     """
+    if augmentation and shuffle_seed is None:
+        raise ValueError("Augmentation draws from the shuffling's generator: give a shuffle_seed")
     count = len(images)
     epochs = itertools.count()
 
     def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        if shuffle_seed is None:
-            order = np.arange(count)
-        else:
-            order = np.random.default_rng((shuffle_seed, next(epochs))).permutation(count)
+        # one generator per epoch: its order first, then each batch's augmentation in turn
+        rng = None if shuffle_seed is None else np.random.default_rng((shuffle_seed, next(epochs)))
+        order = np.arange(count) if rng is None else rng.permutation(count)
         for start in range(0, count, batch_size):
             chosen = np.sort(order[start : start + batch_size])  # sorted: sequential reads
-            yield images[chosen], labels[chosen]
+            batch = images[chosen]
+            yield augment(batch, augmentation, rng) if augmentation else batch, labels[chosen]
 
     signature = (
-        tf.TensorSpec((None, *images.shape[1:]), tf.as_dtype(images.dtype)),
+        tf.TensorSpec(
+            (None, *images.shape[1:]), tf.float32 if augmentation else tf.as_dtype(images.dtype)
+        ),
         tf.TensorSpec((None,), tf.as_dtype(labels.dtype)),
     )
     dataset = tf.data.Dataset.from_generator(batches, output_signature=signature).map(
         lambda x, y: (tf.cast(x, tf.float32), tf.cast(y, tf.float32)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    if augmentation is not None:
-        # One batch at a time, so the layers' random draws come in the same order in every run
-        # (parallel calls took them in a varying order: the same seed gave another model). It keeps
-        # ahead of training all the same (README: Benchmarks, Training).
-        dataset = dataset.map(lambda x, y: (augmentation(x, training=True), y))
     # No autotuning thread: it sleeps up to a minute between rounds, and destroying an iterator
     # waits for it to wake. Keras destroys the validation iterator every epoch, so training sat
     # idle 10-100 s per epoch (README: Benchmarks, Training). Without it, AUTOTUNE parallelism is
@@ -250,7 +246,6 @@ def train_cnn(
     """The study's CNN, trained end to end (augmentation, when set, in the input pipeline)."""
     batch_size, seed, epochs = training["batch_size"], training["seed"], training["epochs"]
     count = len(data["train_images"])
-    augmentation = training.get("augmentation")
     with strategy.scope():
         model = build_model(data["train_images"].shape[1:], model_params)
         rate = learning_rate(training, epochs, _steps(count, batch_size))
@@ -264,7 +259,7 @@ def train_cnn(
             data["train_labels"],
             batch_size,
             shuffle_seed=seed,
-            augmentation=build_augmentation(augmentation, seed) if augmentation else None,
+            augmentation=training.get("augmentation"),
         ),
         make_dataset(data["validation_images"], data["validation_labels"], batch_size),
         epochs=epochs,
@@ -334,7 +329,6 @@ def train_transfer(
         with strategy.scope():
             rate = learning_rate(settings, fine_tune["epochs"], _steps(count, batch_size))
             _compile(model, rate, smoothing)
-        augmentation = fine_tune.get("augmentation")
         history += _fit(
             model,
             make_dataset(
@@ -342,7 +336,7 @@ def train_transfer(
                 data["train_labels"],
                 batch_size,
                 shuffle_seed=seed,
-                augmentation=build_augmentation(augmentation, seed) if augmentation else None,
+                augmentation=fine_tune.get("augmentation"),
             ),
             make_dataset(data["validation_images"], data["validation_labels"], batch_size),
             epochs=fine_tune["epochs"],
