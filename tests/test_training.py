@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from cat_dog_classifier.config import base_config
 from cat_dog_classifier.datasets import NpzDataset
-from cat_dog_classifier.models import build_transfer
+from cat_dog_classifier.models import build_model, build_transfer
 from cat_dog_classifier.training import (
     KeepBest,
     cpu_has_bfloat16,
@@ -21,6 +21,7 @@ from cat_dog_classifier.training import (
     learning_rate,
     make_dataset,
     resolve_precision,
+    start_from,
     unfreeze_top_layers,
 )
 
@@ -160,6 +161,32 @@ def test_cnn_variants_train_and_report_every_epoch(gray_set, parameters, name):
     assert probabilities.shape == (len(gray_set["test_images"]), 1)
     assert np.all((probabilities >= 0) & (probabilities <= 1))
     assert not any("random" in layer.name for layer in model.layers), "no augmentation inside"
+
+
+@pytest.mark.slow
+def test_a_variant_starts_from_another_variants_trained_weights(gray_set, parameters):
+    source, _, _ = fit_variant(gray_set, *variant(parameters, "cnn_dropout", epochs=1))
+    # At a learning rate of zero, training leaves the weights it starts from as they are.
+    model_params, training = variant(parameters, "cnn_dropout_aug", epochs=1, learning_rate=0.0)
+    model, history, _ = fit_variant(gray_set, model_params, training, initial_model=source)
+    for started, trained in zip(source.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(started, trained)
+    predictions = source.predict(gray_set["validation_images"].astype("float32"), verbose=0)
+    accuracy = np.mean((predictions.ravel() >= 0.5) == gray_set["validation_labels"])
+    assert history[0]["val_accuracy"] == pytest.approx(accuracy, abs=0.02)  # bfloat16 rounding
+    scratch, _, _ = fit_variant(gray_set, model_params, training)
+    assert not np.array_equal(scratch.get_weights()[0], source.get_weights()[0])
+
+    with pytest.raises(ValueError, match="transfer starts from its backbone"):
+        fit_variant(gray_set, parameters["transfer"]["model"], training, initial_model=source)
+
+
+def test_starting_from_a_model_with_other_layers_is_refused_naming_both(parameters):
+    cnn = parameters["cnn"]["model"]
+    model = build_model((100, 100, 1), cnn)
+    smaller = build_model((100, 100, 1), {**cnn, "filters": [16, 32, 64]})
+    with pytest.raises(ValueError, match="their weights differ"):
+        start_from(model, smaller)
 
 
 @pytest.mark.slow

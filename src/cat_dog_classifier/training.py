@@ -242,12 +242,16 @@ def train_cnn(
     model_params: dict[str, Any],
     training: dict[str, Any],
     strategy: tf.distribute.Strategy,
+    initial_model: keras.Model | None = None,
 ) -> tuple[keras.Model, list[dict[str, float]]]:
-    """The study's CNN, trained end to end (augmentation, when set, in the input pipeline)."""
+    """The study's CNN, trained end to end (augmentation, when set, in the input pipeline), from a
+    seeded random initialisation or from `initial_model`'s weights."""
     batch_size, seed, epochs = training["batch_size"], training["seed"], training["epochs"]
     count = len(data["train_images"])
     with strategy.scope():
         model = build_model(data["train_images"].shape[1:], model_params)
+        if initial_model is not None:
+            start_from(model, initial_model)
         rate = learning_rate(training, epochs, _steps(count, batch_size))
         _compile(model, rate, float(training.get("label_smoothing", 0.0)))
     logger.info("%s: %d parameters", model.name, model.count_params())
@@ -269,6 +273,20 @@ def train_cnn(
     )
     keep_best.restore()
     return model, history
+
+
+def start_from(model: keras.Model, initial_model: keras.Model) -> None:
+    """Give `model` the weights of `initial_model`, a model with the same weighted layers (Dropout
+    rates may differ: Dropout has no weights)."""
+    shapes = [tuple(w.shape) for w in model.weights]
+    initial_shapes = [tuple(w.shape) for w in initial_model.weights]
+    if shapes != initial_shapes:
+        raise ValueError(
+            f"Cannot start {model.name} from {initial_model.name}: their weights differ "
+            f"({len(shapes)} arrays {shapes} against {len(initial_shapes)} {initial_shapes}); "
+            "initial_weights must name a variant with the same architecture"
+        )
+    model.set_weights(initial_model.get_weights())
 
 
 def unfreeze_top_layers(feature_extractor: keras.Model, count: int) -> None:
@@ -370,8 +388,10 @@ def fit_variant(
     model_input: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
     training: dict[str, Any],
+    initial_model: keras.Model | None = None,
 ) -> tuple[keras.Model, list[dict[str, float]], dict[str, Any]]:
-    """Train one variant on the train split, early-stopped on the validation split.
+    """Train one variant on the train split, early-stopped on the validation split, from
+    `initial_model`'s weights when given (a CNN only).
 
     Returns the float32 model (the best validation epoch's weights), its history (one row per
     epoch) and how it was trained: the precision used, the devices, the wall time.
@@ -393,9 +413,13 @@ def fit_variant(
         resolved = resolve_weights(model_params["weights"], copies)
         model_params = {**model_params, "weights": resolved}
         weights = {"backbone_weights": str(resolved)}
-    train = train_transfer if model_params["architecture"] == "transfer" else train_cnn
     with precision_policy(precision):
-        model, history = train(data, model_params, training, strategy)
+        if model_params["architecture"] == "transfer":
+            if initial_model is not None:
+                raise ValueError("transfer starts from its backbone's weights, not a variant's")
+            model, history = train_transfer(data, model_params, training, strategy)
+        else:
+            model, history = train_cnn(data, model_params, training, strategy, initial_model)
     model = as_float32(model, data["train_images"].shape[1:], model_params)
     info = {
         "precision": precision,

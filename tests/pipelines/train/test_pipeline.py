@@ -10,10 +10,11 @@ from kedro.runner import SequentialRunner
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.tensorflow import TensorFlowModelDataset
 
-from cat_dog_classifier.config import variants
+from cat_dog_classifier.config import base_config, variants
 from cat_dog_classifier.datasets import BinaryFileDataset, MlflowTagsDataset
 from cat_dog_classifier.model_files import model_md5
 from cat_dog_classifier.pipelines.train import create_pipeline
+from cat_dog_classifier.pipelines.train.pipeline import initial_model
 
 
 @pytest.mark.slow
@@ -43,3 +44,34 @@ def test_one_variant_trains_saves_its_file_and_tags_its_run(
     assert set(outputs["cnn.epoch_metrics_mlflow"].load()) >= {"loss", "val_accuracy"}
     assert tags["trained_model_md5"] == model_md5(model_file.read_bytes())
     assert tags["precision"] in {"float32", "mixed_bfloat16"}
+
+
+def test_a_variant_reads_the_trained_model_its_starts_from_names(project_root: Path):
+    catalog = base_config("catalog", project_root)
+    pipeline = create_pipeline()
+    for name, block in variants(project_root).items():
+        inputs = pipeline.only_nodes_with_namespaces([name]).inputs()
+        models = {dataset for dataset in inputs if dataset.endswith(".model@keras")}
+        source = initial_model(name, block, catalog)
+        assert models == ({source} if source else set())
+        if block["starts_from"].endswith(".npz"):
+            assert source is None, f"{name} is trained from scratch"
+    aug = variants(project_root)["cnn_dropout_aug"]
+    assert initial_model("cnn_dropout_aug", aug, catalog) == "cnn_dropout.model@keras"
+
+
+@pytest.mark.parametrize(
+    "starts_from",
+    [
+        "data/06_models/variants/cnn_dropout_aug.keras",  # itself
+        "data/06_models/variants/unknown.keras",
+        "data/05_model_input/rgb192.npz",  # another model input
+        "cnn_dropout",
+    ],
+)
+def test_starts_from_naming_no_other_variant_nor_its_input_is_refused(
+    project_root: Path, starts_from: str
+):
+    block = {**variants(project_root)["cnn_dropout_aug"], "starts_from": starts_from}
+    with pytest.raises(ValueError, match=r"variants\.cnn_dropout_aug\.starts_from"):
+        initial_model("cnn_dropout_aug", block, base_config("catalog", project_root))

@@ -21,15 +21,17 @@ def train_model(
     model_input: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
     training_params: dict[str, Any],
+    initial_model: Model | None = None,
 ) -> tuple[Model, list[dict[str, float]], dict[str, Any]]:
-    """Train one variant on the train split, early-stopped on the validation split.
+    """Train one variant on the train split, early-stopped on the validation split, starting from
+    `initial_model`'s weights when given (the variant's `initial_weights`).
 
     Returns the float32 model (the best validation epoch's weights), its history (one row per
     epoch) and how it was trained (precision, devices, time).
     """
     from cat_dog_classifier.training import fit_variant  # noqa: PLC0415 - TensorFlow loads here
 
-    return fit_variant(model_input, model_params, training_params)
+    return fit_variant(model_input, model_params, training_params, initial_model)
 
 
 def add_neither_output(

@@ -1,20 +1,23 @@
 """Training pipeline: the same template under one namespace per model variant (config.variants)."""
 
 from kedro.pipeline import Node, Pipeline, pipeline
+from parse import parse
 
-from cat_dog_classifier.config import variants
+from cat_dog_classifier.config import base_config, variants
 
 from .nodes import add_neither_output, describe_training, epoch_metrics, train_model
 
 
-def create_template() -> Pipeline:
-    """Train one variant: `model_input` in; the model (with its third answer, where set), its
-    history and the run's curves out."""
+def create_template(warm_start: bool = False) -> Pipeline:
+    """Train one variant: `model_input` (and with `warm_start`, the `initial_model` whose weights it
+    starts from) in; the model (with its third answer, where set), its history and the run's
+    curves out."""
+    inputs = ["model_input", "params:model", "params:training"]
     return Pipeline(
         [
             Node(
                 func=train_model,
-                inputs=["model_input", "params:model", "params:training"],
+                inputs=[*inputs, "initial_model"] if warm_start else inputs,
                 outputs=["cat_dog_model", "training_history", "training_info"],
                 name="train_model",
             ),
@@ -40,22 +43,45 @@ def create_template() -> Pipeline:
     )
 
 
+def initial_model(name: str, variant: dict, catalog: dict) -> str | None:
+    """The dataset of the trained model a variant's `starts_from` names (its weights are where
+    training starts), or None where it names the variant's model input (trained from scratch)."""
+    starts_from = variant["starts_from"]
+    if starts_from == catalog["{namespace}.model_input"]["filepath"].format(
+        namespace=variant["model_input"]
+    ):
+        return None
+    source = parse(catalog["{variant}.model@keras"]["filepath"], starts_from)
+    if source is None or source["variant"] not in variants() or source["variant"] == name:
+        raise ValueError(
+            f"variants.{name}.starts_from is {starts_from!r}: neither its model input's file nor "
+            "another variant's trained model (conf/base/parameters_train.yml)"
+        )
+    return f"{source['variant']}.model@keras"
+
+
+def create_variant_pipeline(name: str, variant: dict, catalog: dict) -> Pipeline:
+    """The template under the variant's namespace, reading its model input and, where it starts
+    from another variant's trained model, that model (from its file when run alone)."""
+    inputs = {"model_input": f"{variant['model_input']}.model_input"}
+    if source := initial_model(name, variant, catalog):
+        inputs["initial_model"] = source
+    return pipeline(
+        create_template(warm_start=bool(source)),
+        namespace=name,
+        inputs=inputs,
+        parameters={
+            "params:model": f"params:variants.{name}.model",
+            "params:training": f"params:variants.{name}.training",
+            "params:neither": f"params:variants.{name}.neither",
+        },
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """Every variant; `kedro run --pipelines train --namespaces cnn` trains one alone."""
-    template = create_template()
+    catalog = base_config("catalog")
     return sum(
-        (
-            pipeline(
-                template,
-                namespace=name,
-                inputs={"model_input": f"{variant['model_input']}.model_input"},
-                parameters={
-                    "params:model": f"params:variants.{name}.model",
-                    "params:training": f"params:variants.{name}.training",
-                    "params:neither": f"params:variants.{name}.neither",
-                },
-            )
-            for name, variant in variants().items()
-        ),
+        (create_variant_pipeline(name, variant, catalog) for name, variant in variants().items()),
         Pipeline([]),
     )
