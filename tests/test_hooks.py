@@ -102,10 +102,18 @@ def test_a_local_catalog_override_is_refused_naming_the_entry(project: Path, mon
         run_kedro(project, ["config"])
 
 
-def test_a_variant_list_changed_outside_conf_base_is_refused(project: Path, monkeypatch):
-    (project / "conf/local/parameters.yml").write_text(
-        "variants:\n  extra:\n    model_input: gray100\n"
-    )
+@pytest.mark.parametrize(
+    "override",
+    [
+        "variants:\n  extra:\n    model_input: gray100\n",
+        # the pipelines are wired from conf/base alone: cnn would still train from scratch
+        "variants:\n  cnn:\n    starts_from: data/06_models/variants/transfer.keras\n",
+    ],
+)
+def test_a_variant_list_changed_outside_conf_base_is_refused(
+    project: Path, monkeypatch, override: str
+):
+    (project / "conf/local/parameters.yml").write_text(override)
     under_dvc(monkeypatch, "config")
     with pytest.raises(ValueError, match="the variant list"):
         run_kedro(project, ["config"])

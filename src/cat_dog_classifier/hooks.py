@@ -93,9 +93,9 @@ class DvcConfigGuardHooks:
     from Kedro's own resolution (conf/base, then the run environment), and the catalog from
     conf/base. A stage stops, naming what differs, when a parameter it reads differs from
     kedro_params.yaml (a runtime --params, or a kedro_params.yaml older than conf/), when the run
-    environment overrides a catalog entry, or when it changes the variant list (read from conf/base
-    only). A plain `kedro run` is free to override anything; `dvc status` then shows its outputs as
-    changed.
+    environment overrides a catalog entry, or when it changes the variant list or a variant's
+    model_input or starts_from (read from conf/base only). A plain `kedro run` is free to override
+    anything; `dvc status` then shows its outputs as changed.
     """
 
     def __init__(self) -> None:
@@ -123,8 +123,8 @@ class DvcConfigGuardHooks:
         ]
         if _variant_inputs(params) != _variant_inputs(base_config("parameters", project)):
             problems.append(
-                "the variant list (names and model_input) differs from conf/base, which alone "
-                "shapes the pipelines and dvc.yaml: change it there"
+                "the variant list (names, model_input and starts_from) differs from conf/base, "
+                "which alone shapes the pipelines and dvc.yaml: change it there"
             )
         if "dvc_parameters" not in pipeline.outputs():  # every stage but the one writing it
             problems += _parameters_differing_from_dvc(
@@ -158,7 +158,11 @@ def _parameters_differing_from_dvc(
 
 
 def _variant_inputs(params: dict[str, Any]) -> dict[str, Any]:
-    return {name: block.get("model_input") for name, block in params.get("variants", {}).items()}
+    """Each variant's files in: what shapes its pipelines and its dvc.yaml stages."""
+    return {
+        name: (block.get("model_input"), block.get("starts_from"))
+        for name, block in params.get("variants", {}).items()
+    }
 
 
 def _is_param(name: str) -> bool:
