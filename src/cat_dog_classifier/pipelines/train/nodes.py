@@ -24,7 +24,7 @@ def train_model(
     initial_model: Model | None = None,
 ) -> tuple[Model, list[dict[str, float]], dict[str, Any]]:
     """Train one variant on the train split, early-stopped on the validation split, starting from
-    `initial_model`'s weights when given (the variant's `initial_weights`).
+    `initial_model`'s weights when given (the model its `starts_from` names).
 
     Returns the float32 model (the best validation epoch's weights), its history (one row per
     epoch) and how it was trained (precision, devices, time).
