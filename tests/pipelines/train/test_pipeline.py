@@ -49,15 +49,16 @@ def test_one_variant_trains_saves_its_file_and_tags_its_run(
 def test_a_variant_reads_the_trained_model_its_starts_from_names(project_root: Path):
     catalog = base_config("catalog", project_root)
     pipeline = create_pipeline()
-    for name, block in variants(project_root).items():
+    names = variants(project_root)
+    for name, block in names.items():
         inputs = pipeline.only_nodes_with_namespaces([name]).inputs()
         models = {dataset for dataset in inputs if dataset.endswith(".model@keras")}
-        source = initial_model(name, block, catalog)
+        source = initial_model(name, block, catalog, names)
         assert models == ({source} if source else set())
         if block["starts_from"].endswith(".npz"):
             assert source is None, f"{name} is trained from scratch"
     aug = variants(project_root)["cnn_dropout_aug"]
-    assert initial_model("cnn_dropout_aug", aug, catalog) == "cnn_dropout.model@keras"
+    assert initial_model("cnn_dropout_aug", aug, catalog, names) == "cnn_dropout.model@keras"
 
 
 @pytest.mark.parametrize(
@@ -74,4 +75,6 @@ def test_starts_from_naming_no_other_variant_nor_its_input_is_refused(
 ):
     block = {**variants(project_root)["cnn_dropout_aug"], "starts_from": starts_from}
     with pytest.raises(ValueError, match=r"variants\.cnn_dropout_aug\.starts_from"):
-        initial_model("cnn_dropout_aug", block, base_config("catalog", project_root))
+        initial_model(
+            "cnn_dropout_aug", block, base_config("catalog", project_root), variants(project_root)
+        )

@@ -1,5 +1,7 @@
 """Training pipeline: the same template under one namespace per model variant (config.variants)."""
 
+from collections.abc import Collection
+
 from kedro.pipeline import Node, Pipeline, pipeline
 from parse import parse
 
@@ -43,16 +45,16 @@ def create_template(warm_start: bool = False) -> Pipeline:
     )
 
 
-def initial_model(name: str, variant: dict, catalog: dict) -> str | None:
-    """The dataset of the trained model a variant's `starts_from` names (its weights are where
-    training starts), or None where it names the variant's model input (trained from scratch)."""
+def initial_model(name: str, variant: dict, catalog: dict, names: Collection[str]) -> str | None:
+    """The dataset of the trained model a variant's `starts_from` names (one of the other variants
+    `names`), or None where it names the variant's model input (trained from scratch)."""
     starts_from = variant["starts_from"]
     if starts_from == catalog["{namespace}.model_input"]["filepath"].format(
         namespace=variant["model_input"]
     ):
         return None
     source = parse(catalog["{variant}.model@keras"]["filepath"], starts_from)
-    if source is None or source["variant"] not in variants() or source["variant"] == name:
+    if source is None or source["variant"] not in names or source["variant"] == name:
         raise ValueError(
             f"variants.{name}.starts_from is {starts_from!r}: neither its model input's file nor "
             "another variant's trained model (conf/base/parameters_train.yml)"
@@ -60,11 +62,13 @@ def initial_model(name: str, variant: dict, catalog: dict) -> str | None:
     return f"{source['variant']}.model@keras"
 
 
-def create_variant_pipeline(name: str, variant: dict, catalog: dict) -> Pipeline:
+def create_variant_pipeline(
+    name: str, variant: dict, catalog: dict, names: Collection[str]
+) -> Pipeline:
     """The template under the variant's namespace, reading its model input and, where it starts
     from another variant's trained model, that model (from its file when run alone)."""
     inputs = {"model_input": f"{variant['model_input']}.model_input"}
-    if source := initial_model(name, variant, catalog):
+    if source := initial_model(name, variant, catalog, names):
         inputs["initial_model"] = source
     return pipeline(
         create_template(warm_start=bool(source)),
@@ -80,8 +84,8 @@ def create_variant_pipeline(name: str, variant: dict, catalog: dict) -> Pipeline
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Every variant; `kedro run --pipelines train --namespaces cnn` trains one alone."""
-    catalog = base_config("catalog")
+    catalog, blocks = base_config("catalog"), variants()
     return sum(
-        (create_variant_pipeline(name, variant, catalog) for name, variant in variants().items()),
+        (create_variant_pipeline(name, block, catalog, blocks) for name, block in blocks.items()),
         Pipeline([]),
     )
