@@ -32,7 +32,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help check-python check-node install run train test lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
+.PHONY: help check-python check-node install run train test test-fast viz lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -82,10 +82,15 @@ run: install ## The main job: `dvc repro` (fetch, ingest, preprocess, train and 
 train: install ## Only the training pipeline, all variants: kedro run --pipelines train
 	kedro run --pipelines train
 
-test: install $(CHROMIUM) ## Lint, then the whole test suite
+test: install $(CHROMIUM) ## Lint, then the whole test suite (what CI runs)
 	ruff check .
 	ruff format --check .
 	pytest
+
+test-fast: install $(CHROMIUM) ## Lint, then every test not marked slow (for daily work)
+	ruff check .
+	ruff format --check .
+	pytest -m "not slow"
 
 lint: install ## Lint and check formatting
 	ruff check .
