@@ -56,32 +56,34 @@ SKIPPED_DIRECTORIES = {".git", ".venv", ".uv", "node_modules", "vendor", "data",
 SKIPPED_DIRECTORIES |= {"__pycache__", ".dvc", ".pytest_cache", ".ruff_cache", "results"}
 
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
-CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+CODE_SPAN = re.compile(r"(`+)((?:(?!\n[ \t]*\n).)+?)\1", re.DOTALL)  # not over a blank line
 LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HEADING = re.compile(r"^ {0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-MAKE = re.compile(r"\bmake\s+((?:-\S+\s+|[A-Z_]+=\S*\s+)*)([a-z][a-z0-9-]*)")
+# `make` as a command: at the start of a line or span, or after `;`, `&&`, `|`, `$`.
+MAKE = re.compile(r"(?:^|[;&|$])\s*make\s+((?:-\S+\s+|[A-Z_]+=\S*\s+)*)([a-z][a-z0-9-]*)", re.M)
 KEDRO_PIPELINES = re.compile(r"\bkedro run\b[^\n]*?--pipelines[= ]+([\w,]+)")
 DOTTED = re.compile(r"(?<![\w/.<>$-])([A-Za-z_][\w]*(?:\.(?:[\w]+|<[\w-]+>))+)(?![\w/<-])")
 EXTENSION = re.compile(r"\.(?:json|py|keras|ya?ml|npz|parquet|png|md|h5|zip|js|txt)$")  # files
 
 
-def split_markdown(text: str) -> tuple[list[tuple[int, str]], list[str]]:
-    """The prose lines (numbered) with code spans left in, and the code: every span and block."""
+def split_markdown(text: str) -> tuple[list[str], list[str], list[str]]:
+    """The prose lines (code blocks blanked out), the same with code spans blanked out too, and the
+    code: every block and every span (a span may run over a line break, as in Markdown)."""
     prose, code, block, fence = [], [], [], None
-    for number, line in enumerate(text.splitlines(), 1):
+    for line in text.splitlines():
         opening = FENCE.match(line)
         if fence is None and opening:
             fence, block = opening.group(1), []
+        elif fence is not None and line.strip().startswith(fence):
+            code.append("\n".join(block))
+            fence = None
         elif fence is not None:
-            if line.strip().startswith(fence):
-                code.append("\n".join(block))
-                fence = None
-            else:
-                block.append(line)
-        else:
-            prose.append((number, line))
-            code.extend(span for _, span in CODE_SPAN.findall(line))
-    return prose, code
+            block.append(line)
+        prose.append(line if fence is None and not opening else "")
+    joined = "\n".join(prose)
+    code += [" ".join(match.group(2).split()) for match in CODE_SPAN.finditer(joined)]
+    blanked = CODE_SPAN.sub(lambda match: re.sub(r"[^\n]", " ", match.group(0)), joined)
+    return prose, blanked.split("\n"), code
 
 
 def slug(heading: str) -> str:
@@ -95,10 +97,10 @@ def slug(heading: str) -> str:
 
 def anchors_of(text: str) -> frozenset[str]:
     """The anchors of a document's headings; a repeated heading gets -1, -2..."""
-    prose, _ = split_markdown(text)
+    prose, _, _ = split_markdown(text)
     seen: dict[str, int] = {}
     result = set()
-    for _, line in prose:
+    for line in prose:
         if match := HEADING.match(line):
             base = slug(match.group(2))
             count = seen.get(base, 0)
@@ -231,12 +233,11 @@ def check_code(code: str) -> list[str]:
 
 def check_document(document: Path, text: str) -> list[str]:
     """Every problem found in one Markdown document, each naming its line or code."""
-    prose, code = split_markdown(text)
+    _, without_code, code = split_markdown(text)
     own_anchors = anchors_of(text)
     problems = []
-    for number, line in prose:
-        without_code = CODE_SPAN.sub("", line)
-        for target in LINK.findall(without_code):
+    for number, line in enumerate(without_code, 1):
+        for target in LINK.findall(line):
             if problem := check_link(document, own_anchors, target):
                 problems.append(f"line {number}: {problem}")
     for piece in code:
