@@ -188,6 +188,14 @@ async function useModel(id) {
   if (state.live) loop.start();
 }
 
+/** The model the address asks for, if the manifest has it; else the default, with a note. */
+function chosenModel(manifest, asked) {
+  if (asked === null || manifest.models.some((m) => m.id === asked)) return asked ?? manifest.default_model;
+  const exported = manifest.models.map((m) => m.id).join(", ");
+  addNotes([`Ignored model=${asked}: not an exported model (${exported}); showing ${manifest.default_model}.`]);
+  return manifest.default_model;
+}
+
 async function loadManifest() {
   let response;
   try {
@@ -338,7 +346,7 @@ async function main() {
   }
   ui.modelSelect.replaceChildren(...state.manifest.models.map(modelOption));
   ui.modelSelect.disabled = state.manifest.models.length < 2;
-  await useModel(settings.model ?? state.manifest.default_model);
+  await useModel(chosenModel(state.manifest, settings.model));
   ui.status.textContent = state.loaded ? `Ready on ${state.backend}` : "Model failed to load";
   if (settings.camera) await startCamera();
 }

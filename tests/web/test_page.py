@@ -345,6 +345,7 @@ def test_the_scale_reads_at_a_glance(
         ("backend=gpu&camera=maybe", ["backend=gpu", "camera=maybe"]),
         ("threads=9&camera=on", ["threads=9"]),
         ("threads=1.5", ["threads=1.5"]),
+        ("model=resnet&interval=x", ["interval=x", "model=resnet"]),
     ],
 )
 def test_bad_settings_in_the_address_fall_back_to_defaults_with_a_note(
@@ -369,6 +370,7 @@ def test_bad_settings_in_the_address_fall_back_to_defaults_with_a_note(
     assert {key: state["settings"][key] for key in defaults} == defaults
     assert state["loop"]["minIntervalMs"] == defaults["intervalMs"]
     assert state["backend"] == "wasm"
+    assert state["model"] == served_page.manifest["default_model"]  # whatever `model=` asked
     expect(page.locator("#interval")).to_have_value(str(defaults["intervalMs"]))
 
 
