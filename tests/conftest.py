@@ -1,5 +1,6 @@
-"""Fixtures shared by every test: where the project and the shared real data live, and small real
-projects built once per session (by `kedro run`, and by `dvc repro`)."""
+"""Fixtures shared by every test: where the project and its real test data live (../shared, else
+what `make run` fetched, else a verified download: tests/real_data.py), and small real projects
+built once per session (by `kedro run`, and by `dvc repro`)."""
 
 import io
 import os
@@ -23,10 +24,10 @@ from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
 from PIL import Image
 
 from cat_dog_classifier.config import variants
+from tests import real_data
 from tests.http_server import ARCHIVE, Files, serving
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = PROJECT_ROOT.parent / "shared"
 # The project's own variant list (conf/base/parameters_train.yml).
 VARIANTS = list(variants(PROJECT_ROOT))
 # The small projects train one variant of each architecture: every code path, half the time.
@@ -39,25 +40,24 @@ def project_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED_DIR.is_dir():
-        pytest.fail(f"{SHARED_DIR} is missing: the tests read the real data that ../shared holds")
-    return SHARED_DIR
+def petimages_zip(pytestconfig: pytest.Config) -> Path:
+    """Real PetImages photos: ../shared's, else the archive `make run` downloads and verifies."""
+    return real_data.available(pytestconfig, real_data.pet_photos_zip)
 
 
 @pytest.fixture(scope="session")
-def shared_zip(shared_dir: Path) -> Path:
-    return shared_dir / "data" / "kagglecatsanddogs_180px.zip"
+def samples_dir(pytestconfig: pytest.Config) -> Path:
+    """Ten real labelled photos from other sources: `{cat,dog,other}/<name>`."""
+    return real_data.available(pytestconfig, real_data.sample_photos)
 
 
 @pytest.fixture(scope="session")
-def samples_dir(shared_dir: Path) -> Path:
-    return shared_dir / "samples"
-
-
-@pytest.fixture(scope="session")
-def mobilenet_weights(shared_dir: Path) -> Path:
-    return shared_dir / "models" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
+def mobilenet_weights(
+    pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """MobileNetV2's ImageNet weights (no top), a Keras `.weights.h5` file."""
+    folder = tmp_path_factory.mktemp("weights")
+    return real_data.available(pytestconfig, real_data.mobilenet_weights, folder)
 
 
 @pytest.fixture(autouse=True)
@@ -80,9 +80,9 @@ def mlflow_store(tmp_path: Path) -> Iterator[str]:
     mlflow.set_tracking_uri(previous)
 
 
-def make_subset_zip(shared_zip: Path, destination: Path, per_label: int) -> Path:
-    """Copy the first `per_label` cats and dogs of the shared zip into a small zip, same layout."""
-    with zipfile.ZipFile(shared_zip) as source, zipfile.ZipFile(destination, "w") as subset:
+def make_subset_zip(petimages_zip: Path, destination: Path, per_label: int) -> Path:
+    """Copy the first `per_label` cats and dogs of a PetImages zip into a small zip, same layout."""
+    with zipfile.ZipFile(petimages_zip) as source, zipfile.ZipFile(destination, "w") as subset:
         for folder in ("Cat", "Dog"):
             for number in range(per_label):
                 name = f"PetImages/{folder}/{number}.jpg"
@@ -91,23 +91,16 @@ def make_subset_zip(shared_zip: Path, destination: Path, per_label: int) -> Path
 
 
 @pytest.fixture(scope="session")
-def small_source_zip(shared_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """150 real cats and 150 real dogs from the shared zip, in the PetImages layout."""
-    return make_subset_zip(shared_zip, tmp_path_factory.mktemp("source") / "petimages.zip", 150)
+def small_source_zip(petimages_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """150 real cats and 150 real dogs of the PetImages photos, same layout."""
+    return make_subset_zip(petimages_zip, tmp_path_factory.mktemp("source") / "petimages.zip", 150)
 
 
 @pytest.fixture(scope="session")
-def small_neither_zip(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 100 real photos of neither cats nor dogs of the shared zip, same layout."""
+def small_neither_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """100 real photos of neither cats nor dogs (tests/real_data.py), in one folder of a zip."""
     destination = tmp_path_factory.mktemp("neither") / "neither.zip"
-    with (
-        zipfile.ZipFile(shared_dir / "data/neither_imagenet.zip") as source,
-        zipfile.ZipFile(destination, "w") as subset,
-    ):
-        photos = sorted(name for name in source.namelist() if name.endswith(".jpg"))
-        for name in photos[:100]:
-            subset.writestr(source.getinfo(name), source.read(name))
-    return destination
+    return real_data.neither_photos_zip(destination, 100)
 
 
 PHOTO_SPLITS = {"train": 40, "validation": 12, "test": 12}  # photos per split, half cats, half dogs

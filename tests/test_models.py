@@ -29,10 +29,10 @@ def parameters(project_root: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def photos(shared_zip: Path) -> np.ndarray:
+def photos(petimages_zip: Path) -> np.ndarray:
     """Four real 180x180 RGB photos (two cats, two dogs), uint8."""
     names = [f"PetImages/{kind}/{n}.jpg" for kind in ("Cat", "Dog") for n in (0, 1)]
-    with zipfile.ZipFile(shared_zip) as source:
+    with zipfile.ZipFile(petimages_zip) as source:
         return np.stack([np.asarray(Image.open(io.BytesIO(source.read(n)))) for n in names])
 
 

@@ -28,9 +28,9 @@ SETTINGS = {"pet_acceptance": 0.9, "fit_pets": 40, "regularisation": 1.0, "seed"
 
 
 @pytest.fixture(scope="module")
-def other_photos(shared_dir: Path) -> np.ndarray:
-    """24 real photos of other things (ImageNet classes, no cat nor dog), 48x48 grayscale."""
-    with zipfile.ZipFile(shared_dir / "data" / "neither_imagenet.zip") as archive:
+def other_photos(small_neither_zip: Path) -> np.ndarray:
+    """24 real photos of other things (no cat nor dog), 48x48 grayscale."""
+    with zipfile.ZipFile(small_neither_zip) as archive:
         names = sorted(n for n in archive.namelist() if n.endswith(".jpg"))[:24]
         return np.stack(
             [
