@@ -1,8 +1,10 @@
 """A machine without ../shared: the Quickstart's `make run` on a fresh clone downloads the photos,
-verifies and ingests them, and builds every stage; then `dvc status` and a second `make run`.
+verifies and ingests them, and builds every stage; then `dvc status`, a second `make run`, and the
+Quickstart's other command, `make test` (or `make test-fast`), on that clone.
 
     python benchmarks/fresh_machine.py                        # 200 real cats and 200 real dogs
-    python benchmarks/fresh_machine.py --photos-per-class 100 --keep
+    python benchmarks/fresh_machine.py --tests fast           # make test-fast instead of make test
+    python benchmarks/fresh_machine.py --tests none --photos-per-class 100 --keep
 
 What a user who clones the project anywhere gets, simulated on this offline machine:
 - `git clone` of this checkout's HEAD (commit first: uncommitted changes are not in the clone) into
@@ -14,6 +16,8 @@ What a user who clones the project anywhere gets, simulated on this offline mach
   name Keras downloads them as, made from ../shared's copy, as Keras' own download would leave it;
 - no photos of other things: the third answer is off, with a warning.
 `make run` installs everything into the clone (its own .venv, web/node_modules), bytecode on.
+The tests then find their real data as on a user's machine (tests/real_data.py): the archive
+`make run` downloaded, Keras' cache, scikit-image's photographs, the sample photos from PyPI.
 Prints a table and writes benchmarks/results/fresh_machine.md.
 """
 
@@ -120,9 +124,9 @@ def clone_env(workdir: Path) -> dict:
     return env
 
 
-def run_steps(clone: Path, env: dict, logs: Path) -> tuple[list[tuple], str]:
-    """`make run`, `dvc status`, `make run` again: (step, exit, seconds, note) rows, and the first
-    run's output."""
+def run_steps(clone: Path, env: dict, logs: Path, tests: str) -> tuple[list[tuple], str]:
+    """`make run`, `dvc status`, `make run` again, then the tests (`tests`: full, fast or none):
+    (step, exit, seconds, note) rows, and the first run's output."""
     print("make run ...", flush=True)
     code, seconds, first = timed(["make", "run"], clone, env, logs / "make_run_1.log")
     downloads = len(CountingHandler.requests)
@@ -137,12 +141,24 @@ def run_steps(clone: Path, env: dict, logs: Path) -> tuple[list[tuple], str]:
     new_downloads = len(CountingHandler.requests) - downloads
     note = f"{again.count('Running stage')} stage(s) run, {new_downloads} new download request(s)"
     rows.append(("`make run` again", again_code, again_s, note))
+    if tests != "none":
+        target = "test" if tests == "full" else "test-fast"
+        print(f"make {target} ...", flush=True)
+        code, seconds, said = timed(["make", target], clone, env, logs / f"make_{target}.log")
+        summary = [line.strip("= ") for line in said.splitlines() if line.startswith("=")]
+        rows.append((f"`make {target}`", code, seconds, summary[-1] if summary else "(no summary)"))
     return rows, first
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos-per-class", type=int, default=200)
+    parser.add_argument(
+        "--tests",
+        choices=["full", "fast", "none"],
+        default="full",
+        help="then `make test` (full), `make test-fast` (fast) or no tests in the clone",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     arguments = parser.parse_args()
     commit = subprocess.run(
@@ -169,7 +185,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{server.server_port}/{ARCHIVE}"
     point_download_at(clone, url, hashlib.sha256(archive.read_bytes()).hexdigest())
     try:
-        rows, first = run_steps(clone, clone_env(workdir), workdir)
+        rows, first = run_steps(clone, clone_env(workdir), workdir, arguments.tests)
     finally:
         server.shutdown()
 
@@ -181,7 +197,8 @@ def main() -> None:
         [
             "# A fresh machine without ../shared",
             "",
-            f"`python benchmarks/fresh_machine.py --photos-per-class {arguments.photos_per_class}`"
+            "`python benchmarks/fresh_machine.py --photos-per-class"
+            f" {arguments.photos_per_class} --tests {arguments.tests}`"
             f" at commit {commit}; machine: {machine_at_start}. The photos:"
             f" {2 * arguments.photos_per_class} real PetImages photos"
             f" ({archive.stat().st_size / 1e6:.1f} MB) from 127.0.0.1; Keras' cache:"

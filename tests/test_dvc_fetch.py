@@ -64,6 +64,7 @@ def server(small_source_zip: Path) -> Iterator[Files]:
         yield served
 
 
+@pytest.mark.slow
 def test_fresh_machine_downloads_once_and_ingests(
     project_root: Path, small_source_zip: Path, server: Files, tmp_path: Path
 ) -> None:
@@ -104,11 +105,12 @@ def test_fresh_machine_downloads_once_and_ingests(
     assert "up to date" in dvc(project, "status", "ingest")
 
 
+@pytest.mark.slow
 def test_local_copy_is_linked_and_followed_by_content(
-    project_root: Path, shared_zip: Path, small_source_zip: Path, tmp_path: Path
+    project_root: Path, petimages_zip: Path, small_source_zip: Path, tmp_path: Path
 ) -> None:
     """`auto` links the local copy (nothing copied); DVC sees its content change, and overrides."""
-    local_copy = make_subset_zip(shared_zip, tmp_path / "local_copy.zip", per_label=20)
+    local_copy = make_subset_zip(petimages_zip, tmp_path / "local_copy.zip", per_label=20)
     project = new_project(project_root, tmp_path / "project")
     set_ingest_params(project, local_copies=[str(local_copy)])
 
@@ -119,7 +121,7 @@ def test_local_copy_is_linked_and_followed_by_content(
     assert "up to date" in dvc(project, "status", "fetch")
 
     # The photos behind the link change: DVC sees it, although no parameter changed.
-    make_subset_zip(shared_zip, local_copy, per_label=10)
+    make_subset_zip(petimages_zip, local_copy, per_label=10)
     status = dvc(project, "status", "fetch")
     assert "modified:" in status
     assert LINK in status
