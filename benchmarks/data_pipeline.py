@@ -75,8 +75,9 @@ MIB = 1024 * 1024
 MODES = {"nodes": "node functions", "kedro": "`kedro run`", "dvc": "`dvc repro`"}
 
 
-def copy_project(destination: Path, source: Path) -> Path:
-    """The project's code and configuration, reading the photos from `source`."""
+def copy_project(destination: Path, source: Path, neither_source: Path | None = None) -> Path:
+    """The project's code and configuration, reading the photos from `source` and the photos of
+    other things from `neither_source` (None: the parameters' local copies)."""
     for folder in ("conf", "src"):
         shutil.copytree(
             PROJECT_ROOT / folder,
@@ -91,6 +92,8 @@ def copy_project(destination: Path, source: Path) -> Path:
     text = re.sub(r"(?m)^(\s+source:).*$", rf"\1 {source}", parameters.read_text())
     # the local copies of the photos of other things (ingested too), from the copy's place
     text = text.replace("../shared/", f"{PROJECT_ROOT.parent / 'shared'}/")
+    if neither_source is not None:
+        text = re.sub(r"(?m)^(\s+neither_source:).*$", rf"\1 {neither_source}", text)
     parameters.write_text(text)
     (destination / "logging.yml").write_text(LOGGING)
     return destination

@@ -73,13 +73,14 @@ BACKEND_ARGS = {
     "cpu": ["--disable-gpu"],
 }
 BACKENDS = ("wasm", "cpu", "webgl")
+# The camera's picture: a real dog from elsewhere than PetImages (--photo chooses another).
 PHOTO = ROOT.parent / "shared" / "samples" / "dog" / "dog.jpeg"
 TIMEOUT_MS = 600_000
 
 
-def camera_video(directory: Path) -> Path:
+def camera_video(directory: Path, photo: Path) -> Path:
     """A 640x480 fake camera showing a real photo (Chromium loops the frame)."""
-    bgr = cv2.resize(cv2.imread(str(PHOTO)), (640, 480), interpolation=cv2.INTER_AREA)
+    bgr = cv2.resize(cv2.imread(str(photo)), (640, 480), interpolation=cv2.INTER_AREA)
     path = directory / "camera.y4m"
     yuv = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
     path.write_bytes(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\nFRAME\n" + yuv.tobytes())
@@ -361,7 +362,7 @@ def machine() -> str:
 def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) -> dict:
     model_input = entry["input"]
     spec = ImageSpec(model_input["height"], model_input["width"], model_input["color_mode"], "area")
-    values = preprocess_image(PHOTO.read_bytes(), spec).ravel().tolist()
+    values = preprocess_image(args.photo.read_bytes(), spec).ravel().tolist()
     url = f"{base}?model={entry['id']}&backend={backend}{args.query}"
     page = open_page(browser, f"{url}&camera=off")
     if isinstance(page, str):
@@ -453,6 +454,7 @@ def heap_kinds(rows: list[tuple[dict, str, dict]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--web-dir", type=Path, default=ROOT / "web")
+    parser.add_argument("--photo", type=Path, default=PHOTO, help="the camera's picture")
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of live camera first")
@@ -502,7 +504,7 @@ def main() -> None:
     try:
         base = re.search(r"(http://\S+/)", server.stdout.readline()).group(1)
         with tempfile.TemporaryDirectory() as scratch, sync_playwright() as driver:
-            video = camera_video(Path(scratch))
+            video = camera_video(Path(scratch), args.photo)
             browsers = {
                 backend: driver.chromium.launch(
                     executable_path=CHROMIUM,

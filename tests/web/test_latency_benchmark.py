@@ -12,13 +12,16 @@ from tests.conftest import PROJECT_ROOT
 
 
 @pytest.mark.slow
-def test_the_latency_benchmark_writes_its_table(exported_web_dir: Path, tmp_path: Path):
+def test_the_latency_benchmark_writes_its_table(
+    exported_web_dir: Path, samples_dir: Path, tmp_path: Path
+):
     output = tmp_path / "web_latency.md"
     run = subprocess.run(
         [
             sys.executable,
             str(PROJECT_ROOT / "benchmarks" / "web_latency.py"),
             *("--web-dir", str(exported_web_dir), "--models", "cnn", "--backends", "wasm"),
+            *("--photo", str(samples_dir / "dog/dog.jpeg")),
             *("--frames", "5", "--warmup", "1", "--settle", "0.5", "--kernel-runs", "3"),
             *("--heap-frames", "20", "--heap-warmup", "20", "--output", str(output)),
         ],
