@@ -20,6 +20,8 @@ from cat_dog_classifier.models import (
     fold_batch_normalization,
     resolve_weights,
 )
+from cat_dog_classifier.sources import file_sha256
+from tests import real_data
 
 
 @pytest.fixture(scope="module")
@@ -178,8 +180,8 @@ def test_bad_architecture_parameters_say_what_is_wrong(mobilenet_weights, tmp_pa
         build_backbone("mobilenet_v2", (96, 96, 3), str(tmp_path / "missing.weights.h5"))
 
 
-def test_the_weights_file_must_have_the_pinned_sha256(parameters, mobilenet_weights, tmp_path):
-    pinned = parameters["transfer"]["model"]["weights_sha256"]
+def test_the_weights_file_must_have_the_pinned_sha256(mobilenet_weights, tmp_path):
+    pinned = file_sha256(mobilenet_weights)
     build_backbone("mobilenet_v2", (96, 96, 3), str(mobilenet_weights), pinned)  # the real file
 
     other = tmp_path / "other.weights.h5"
@@ -190,12 +192,18 @@ def test_the_weights_file_must_have_the_pinned_sha256(parameters, mobilenet_weig
         build_backbone("mobilenet_v2", (96, 96, 3), str(other), pinned)
 
 
+def test_the_project_pins_the_sha256_of_its_local_copy(parameters, mobilenet_weights):
+    if mobilenet_weights != real_data.SHARED_WEIGHTS:
+        pytest.skip("no local copy of the weights: Keras' own copy has other bytes")
+    assert file_sha256(mobilenet_weights) == parameters["transfer"]["model"]["weights_sha256"]
+
+
 def test_auto_weights_are_the_first_local_copy_that_exists(parameters, mobilenet_weights, tmp_path):
     copies = [str(tmp_path / "absent.weights.h5"), str(mobilenet_weights)]
     assert resolve_weights("auto", copies) == str(mobilenet_weights)
     assert resolve_weights(str(mobilenet_weights), []) == str(mobilenet_weights)  # a path as it is
     assert resolve_weights(None, copies) is None
-    # The project's default is auto, over this machine's copy (../shared), pinned by its SHA-256.
+    # The project's default is auto, over a local copy of this file, pinned by its SHA-256.
     transfer = parameters["transfer"]["model"]
     assert transfer["weights"] == "auto"
     assert [Path(p).name for p in transfer["weights_local_copies"]] == [mobilenet_weights.name]
