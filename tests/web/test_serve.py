@@ -5,12 +5,15 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import PROJECT_ROOT
 
 from .conftest import serve
 
@@ -45,12 +48,16 @@ SECURITY_HEADERS = {
 }
 
 
+def write_files(root: Path, files: dict[str, bytes]) -> None:
+    for relative, content in files.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_bytes(content)
+
+
 @pytest.fixture(scope="module")
 def web_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("serve") / "web"
-    for relative, content in {**PAGE, **NOT_PAGE}.items():
-        (root / relative).parent.mkdir(parents=True, exist_ok=True)
-        (root / relative).write_bytes(content)
+    write_files(root, {**PAGE, **NOT_PAGE})
     # A secret beside the served folder, for traversal attempts to reach.
     (root.parent / "secret.txt").write_bytes(b"SECRET outside")
     return root
@@ -172,6 +179,11 @@ def test_very_long_urls_and_hostile_headers_are_refused_and_the_server_goes_on(b
     assert get(base_url, "/")[0] == 200
 
 
+def address(url: str) -> tuple[str, int]:
+    host, port = url.split("//")[1].strip("/").split(":")
+    return host, int(port)
+
+
 def test_a_stalled_client_keeps_no_one_waiting(base_url: str):
     host, port = base_url.split("//")[1].strip("/").split(":")
     with socket.create_connection((host, int(port))) as stalled:
@@ -220,3 +232,99 @@ def test_a_stalled_tls_handshake_keeps_no_one_waiting(
         finally:
             for connection in stalled:
                 connection.close()
+
+
+def test_symlinks_are_followed_only_inside_the_folder_or_into_the_dvc_cache(tmp_path: Path):
+    project = tmp_path / "project"
+    root = project / "web"
+    write_files(root, PAGE)
+    write_files(tmp_path, {"secret.json": b"SECRET file", "elsewhere/cnn/model.json": b"SECRET d"})
+    # DVC's cache, where `dvc checkout` with cache.type symlink points web/models' files.
+    cached = project / ".dvc" / "cache" / "files" / "md5" / "8a" / "80554c91d9fca8acb82f023de02f11"
+    write_files(cached.parent, {cached.name: b'{"cached": 1}'})
+    links = {
+        # Out of the folder: absolute, relative, a linked folder, a link to a link, system files.
+        "models/leak.json": tmp_path / "secret.json",
+        "models/cnn/leak.json": Path("../../../../secret.json"),
+        "models/out": tmp_path / "elsewhere",
+        "models/hop.json": Path("leak.json"),
+        "passwd.js": Path("/etc/passwd"),
+        "vendor/loop.js": Path("loop.js"),
+        # Inside it: another file of the page, a folder of it, and DVC's cache.
+        "models/alias.json": Path("manifest.json"),
+        "models/copy": Path("cnn"),
+        "models/cached.json": cached,
+    }
+    for relative, target in links.items():
+        (root / relative).symlink_to(target)
+
+    with serve(root) as url:
+        for target in ["/models/leak.json", "/models/cnn/leak.json", "/models/out/cnn/model.json"]:
+            status, _, body = get(url, target)
+            assert (status, b"SECRET" in body) == (404, False), target
+        assert get(url, "/models/hop.json")[0] == 404
+        assert get(url, "/passwd.js")[0] == 404
+        assert get(url, "/vendor/loop.js")[0] == 404
+        assert get(url, "/models/alias.json")[:3:2] == (200, PAGE["models/manifest.json"])
+        assert get(url, "/models/copy/model.json")[:3:2] == (200, PAGE["models/cnn/model.json"])
+        status, headers, body = get(url, "/models/cached.json")
+        assert (status, body) == (200, b'{"cached": 1}')
+        assert headers["Content-type"] == "application/json"  # from the name asked for
+
+    # A cache.dir of the project's own config (relative to .dvc/) moves the cache: only it counts.
+    shared = tmp_path / "shared-cache" / "files" / "md5" / "40" / "1b30e3b8b5d629635a5c613cdb7919"
+    write_files(shared.parent, {shared.name: b"\0shared"})
+    (project / ".dvc" / "config").write_text("[core]\n    autostage = true\n")
+    (project / ".dvc" / "config.local").write_text("[cache]\n    dir = ../../shared-cache\n")
+    (root / "models/shared.bin").symlink_to(shared)
+    with serve(root) as url:
+        assert get(url, "/models/shared.bin")[:3:2] == (200, b"\0shared")
+        assert get(url, "/models/cached.json")[0] == 404
+
+
+def test_at_most_workers_clients_are_served_and_a_silent_one_is_dropped(web_dir: Path):
+    with serve(web_dir, "--workers", "2", "--timeout", "3") as url:
+        silent = [socket.create_connection(address(url), timeout=10) for _ in range(2)]
+        try:
+            with socket.create_connection(address(url), timeout=1.5) as waiting:
+                waiting.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                started = time.monotonic()
+                # Both workers serve the silent clients: no answer (a thread per client would).
+                with pytest.raises(TimeoutError):
+                    waiting.recv(1)
+                # They are dropped after 3 s of silence, and the waiting client is served.
+                waiting.settimeout(10)
+                response = b""
+                while chunk := waiting.recv(65536):
+                    response += chunk
+                waited = time.monotonic() - started
+            assert response.startswith(b"HTTP/1.0 200")
+            assert response.endswith(PAGE["index.html"])
+            assert 2.5 < waited < 8
+            assert [connection.recv(1) for connection in silent] == [b"", b""]  # closed
+        finally:
+            for connection in silent:
+                connection.close()
+
+
+def test_a_stalled_tls_handshake_holds_a_worker_only_until_the_timeout(
+    web_dir: Path, certificate: tuple[Path, Path]
+):
+    cert, key = certificate
+    options = ("--certfile", str(cert), "--keyfile", str(key), "--workers", "1", "--timeout", "2")
+    with serve(web_dir, *options) as url, socket.create_connection(address(url)) as stalled:
+        stalled.sendall(b"\x16\x03\x01")  # the first bytes of a ClientHello, then silence
+        context = ssl.create_default_context(cafile=str(cert))
+        started = time.monotonic()
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            assert response.read() == PAGE["index.html"]
+        assert 1.5 < time.monotonic() - started < 7
+
+
+@pytest.mark.parametrize("option", [("--workers", "0"), ("--timeout", "0"), ("--workers", "x")])
+def test_nonsense_options_are_refused(web_dir: Path, option: tuple[str, str]):
+    serve_py = PROJECT_ROOT / "web" / "serve.py"
+    command = [sys.executable, str(serve_py), "--directory", str(web_dir), "--port", "0", *option]
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert finished.returncode == 2
+    assert option[0] in finished.stderr
