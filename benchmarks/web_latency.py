@@ -271,20 +271,22 @@ def offline_copy(browser: Browser, url: str) -> int:
     return page.evaluate(
         """async () => {
             await navigator.serviceWorker.ready;
-            const complete = async () => {
-                for (const name of await caches.keys()) {
-                    if (name.startsWith("cat-dog-models-") &&
-                        await (await caches.open(name)).match("models/manifest.json")) return true;
-                }
-                return false;
+            // web/sw.js: the current version's cache, once its manifest lists every model.
+            const served = (await (await fetch("models/manifest.json")).json()).models.length;
+            const wholeCopy = async () => {
+                const pointer = { cacheName: "cat-dog-current" };
+                const current = await caches.match("current-offline-copy", pointer);
+                const name = current && (await current.text());
+                const manifest =
+                    name && (await caches.match("models/manifest.json", { cacheName: name }));
+                return manifest && (await manifest.json()).models.length === served ? name : null;
             };
-            while (!(await complete())) await new Promise((done) => setTimeout(done, 250));
+            let name;
+            while (!(name = await wholeCopy())) await new Promise((done) => setTimeout(done, 250));
+            const cache = await caches.open(name);
             let bytes = 0;
-            for (const name of await caches.keys()) {
-                const cache = await caches.open(name);
-                for (const request of await cache.keys()) {
-                    bytes += (await (await cache.match(request)).arrayBuffer()).byteLength;
-                }
+            for (const request of await cache.keys()) {
+                bytes += (await (await cache.match(request)).arrayBuffer()).byteLength;
             }
             return bytes;
         }"""

@@ -318,6 +318,9 @@ function registerServiceWorker() {
   // Offline after the first visit (sw.js). Browsers allow it on https:// and localhost only.
   if (!("serviceWorker" in navigator)) return;
   navigator.serviceWorker.register("sw.js").catch((error) => console.warn("No offline copy:", error.message));
+  // The browser installs a new worker only when sw.js's bytes change; TF.js, the page's other files or the
+  // models may change alone: the worker compares its offline copy with what is served now.
+  navigator.serviceWorker.ready.then((registration) => registration.active?.postMessage("update"));
 }
 
 async function main() {

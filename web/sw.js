@@ -1,22 +1,32 @@
-// The page's service worker: after the first visit the page works with no network.
+// The page's service worker: after one visit online the page works with no network.
 //
-// Online, every request goes to the network as if there were no worker (a re-export shows at once), and
-// the worker keeps the offline copy: the page's own files as they come, and the models per export. An
-// export is named by the SHA-256 of its manifest: each new manifest fills its own cache with every model
-// file it lists, each checked against the manifest's SHA-256; once that cache is whole, the manifest is
-// stored beside the page's files as the current export, and older exports' caches go. Offline, the page,
-// TF.js, its WASM binaries, the manifest and the models come from there: always the current export, whole.
+// Online, every request goes to the network as if there were no worker (an edited page or a re-export
+// shows at once). Offline, everything comes from the offline copy: one cache holding one version of the
+// whole page, its own files (PAGE_FILES: TF.js and its WASM binaries included), the manifest and the
+// models. A version is named by content: the SHA-256s of the page files as served and of the manifest,
+// which pins every model file's SHA-256. So an update is noticed even when sw.js's own bytes stay the
+// same (a TF.js upgrade, a re-export): the page asks the worker to check (registerServiceWorker in
+// app.js) on every load, besides the check at install.
+//
+// A check downloads the page files and the manifest; unless that version is cached whole, it fills the
+// version's cache: the page files, the default model, then the other models, each model file checked
+// against the manifest's SHA-256, the cache's manifest listing the models it holds so far. With its
+// default model in, a version is usable offline: the worker installs then, and a first visit's version
+// becomes current at once. Once its last model is in, the version becomes current (one write) and every
+// other cache goes: offline, the page never mixes two versions' files. Checks run one at a time (a Web
+// Lock, shared by an old and a new worker), so two never race to make their version current.
 //
 // The offline side reads caches only through caches.match(..., { cacheName }), never caches.open():
-// open() creates a cache it does not find, so a read racing a deletion would bring an old export back.
+// open() creates a cache it does not find, so a read racing a deletion would bring an old version back.
 
-const PAGE_CACHE = "cat-dog-page";
-const EXPORT_CACHE_PREFIX = "cat-dog-models-";
+const CACHE_PREFIX = "cat-dog-"; // every cache this page makes (older workers' too)
+const VERSION_PREFIX = "cat-dog-offline-";
+// One entry: the name of the version cache the page runs offline.
+const CURRENT_CACHE = "cat-dog-current";
 const MANIFEST = "models/manifest.json";
-// On the current export's manifest in PAGE_CACHE: the cache that holds its models.
-const EXPORT_CACHE_HEADER = "X-Cat-Dog-Export-Cache";
 // Everything the page loads besides the models (index.html's scripts, app.js's imports, TF.js's WASM
-// binaries: it picks one at run time).
+// binaries: it picks one at run time). tests/web/test_offline.py checks that this is every file that
+// serve.py serves outside models/.
 const PAGE_FILES = [
   "./",
   "index.html",
@@ -44,114 +54,123 @@ const PAGE_FILES = [
 
 const scope = new URL(self.registration.scope);
 const pageUrl = (path) => new URL(path, scope).href;
-const PAGE_URLS = new Set(PAGE_FILES.map(pageUrl));
+const CURRENT_KEY = pageUrl("current-offline-copy");
 
 async function sha256(buffer) {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
   return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
-// One refresh per export at a time, whoever asks (install, or the page fetching the manifest).
-const refreshing = new Map();
-// The export of the manifest seen last: only it becomes current, should an older one finish later.
-let newestExport = null;
-
-/** Make sure the export `manifestBytes` describes is cached whole and current; then drop the others. */
-async function cacheExport(manifestBytes) {
-  const name = EXPORT_CACHE_PREFIX + (await sha256(manifestBytes)).slice(0, 16);
-  newestExport = name;
-  if (!refreshing.has(name)) {
-    refreshing.set(name, fillExportCache(name, manifestBytes).finally(() => refreshing.delete(name)));
-  }
-  return refreshing.get(name);
+/** A file as the server has it now (revalidated, never the HTTP cache's copy unchecked). */
+async function download(url) {
+  const response = await fetch(url, { cache: "no-cache" });
+  if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+  return { bytes: await response.arrayBuffer(), headers: response.headers };
 }
 
-async function fillExportCache(name, manifestBytes) {
+// The headers go with the bytes: offline, the page must stay cross-origin isolated (threaded WASM).
+const asResponse = (file) => new Response(file.bytes, { headers: file.headers });
+
+async function currentVersion() {
+  const current = await caches.match(CURRENT_KEY, { cacheName: CURRENT_CACHE });
+  return current ? current.text() : null;
+}
+
+async function makeCurrent(name) {
+  await (await caches.open(CURRENT_CACHE)).put(CURRENT_KEY, new Response(name));
+}
+
+/** Bring the offline copy to what is served now; `ready()` once the page works offline. */
+function update(ready = () => {}) {
+  return navigator.locks.request("cat-dog-offline-copy", () => fillVersion(ready));
+}
+
+async function fillVersion(ready) {
+  const pageFiles = await Promise.all(PAGE_FILES.map((path) => download(pageUrl(path))));
+  const manifestFile = await download(pageUrl(MANIFEST));
+  const pageHashes = await Promise.all(pageFiles.map((file) => sha256(file.bytes)));
+  const pageVersion = await sha256(new TextEncoder().encode(pageHashes.join("\n")));
+  const name = `${VERSION_PREFIX}${pageVersion.slice(0, 16)}-${(await sha256(manifestFile.bytes)).slice(0, 16)}`;
+
+  const manifest = JSON.parse(new TextDecoder().decode(manifestFile.bytes));
+  if (!manifest.models?.length) throw new Error("the manifest lists no model"); // the page would not run
   const cache = await caches.open(name);
-  if (!(await cache.match(pageUrl(MANIFEST)))) {
-    const manifest = JSON.parse(new TextDecoder().decode(manifestBytes));
-    try {
-      for (const model of manifest.models) {
-        const folder = model.model_url.slice(0, model.model_url.lastIndexOf("/") + 1);
-        for (const [file, { sha256: expected }] of Object.entries(model.files)) {
-          const url = pageUrl(`models/${folder}${file}`);
-          const response = await fetch(url, { cache: "no-cache" });
-          const bytes = await response.arrayBuffer();
-          if (!response.ok || (await sha256(bytes)) !== expected) {
-            throw new Error(`${url} is not the file the manifest lists (being re-exported?)`);
-          }
-          await cache.put(url, new Response(bytes, { headers: response.headers }));
-        }
-      }
-    } catch (error) {
-      await caches.delete(name); // never half an export; the previous one stays
-      throw error;
+  const stored = await cache.match(pageUrl(MANIFEST));
+  // Models an earlier check already cached (it failed, or its worker was stopped), or every model.
+  const cached = new Set(stored ? (await stored.json()).models.map((model) => model.id) : []);
+  if (cached.size < manifest.models.length) {
+    await Promise.all(PAGE_FILES.map((path, i) => cache.put(pageUrl(path), asResponse(pageFiles[i]))));
+    const isDefault = (model) => model.id === manifest.default_model;
+    const models = [...manifest.models.filter(isDefault), ...manifest.models.filter((m) => !isDefault(m))];
+    for (const model of models.filter((m) => !cached.has(m.id))) {
+      await cacheModel(cache, model);
+      cached.add(model.id);
+      // What the page reads offline: the models it can load (it offers no other), the whole manifest last.
+      const whole = cached.size === manifest.models.length;
+      const listed = { ...manifest, models: manifest.models.filter((m) => cached.has(m.id)) };
+      const bytes = whole ? manifestFile.bytes : new TextEncoder().encode(JSON.stringify(listed));
+      const headers = new Headers(manifestFile.headers);
+      headers.delete("Content-Length"); // the whole manifest's
+      await cache.put(pageUrl(MANIFEST), asResponse({ bytes, headers }));
+      const current = await currentVersion();
+      if (current === null || !(await caches.has(current))) await makeCurrent(name); // a first visit
+      ready();
     }
-    // Last: a cache with its manifest is a complete export (a later visit need not fetch it again).
-    await cache.put(pageUrl(MANIFEST), manifestResponse(manifestBytes, name));
   }
-  if (name !== newestExport) return; // a newer manifest came meanwhile: it becomes current, not this
-  await (await caches.open(PAGE_CACHE)).put(pageUrl(MANIFEST), manifestResponse(manifestBytes, name));
+  await makeCurrent(name);
   for (const key of await caches.keys()) {
-    if (key.startsWith(EXPORT_CACHE_PREFIX) && key !== name) await caches.delete(key);
+    if (key.startsWith(CACHE_PREFIX) && key !== name && key !== CURRENT_CACHE) await caches.delete(key);
+  }
+  ready();
+}
+
+async function cacheModel(cache, model) {
+  const folder = model.model_url.slice(0, model.model_url.lastIndexOf("/") + 1);
+  for (const [file, { sha256: expected }] of Object.entries(model.files)) {
+    const url = pageUrl(`models/${folder}${file}`);
+    // A file an older version holds already (the manifest's SHA-256 says so) is not downloaded again.
+    const old = await caches.match(url);
+    const oldBytes = old && (await old.clone().arrayBuffer());
+    if (oldBytes && (await sha256(oldBytes)) === expected) {
+      await cache.put(url, asResponse({ bytes: oldBytes, headers: old.headers }));
+      continue;
+    }
+    const fresh = await download(url);
+    if ((await sha256(fresh.bytes)) !== expected) {
+      throw new Error(`${url} is not the file the manifest lists (being re-exported?)`);
+    }
+    await cache.put(url, asResponse(fresh));
   }
 }
 
-function manifestResponse(bytes, exportCacheName) {
-  const headers = { "Content-Type": "application/json", [EXPORT_CACHE_HEADER]: exportCacheName };
-  return new Response(bytes, { headers });
-}
-
-/** Offline: a page file, the current export's manifest, or one of its model files. */
-async function offline(request, path) {
-  const options = { cacheName: PAGE_CACHE, ignoreSearch: true };
-  if (path.startsWith("models/") && path !== MANIFEST) {
-    const manifest = await caches.match(pageUrl(MANIFEST), { cacheName: PAGE_CACHE });
-    options.cacheName = manifest?.headers.get(EXPORT_CACHE_HEADER);
-  }
-  const response = options.cacheName ? await caches.match(request, options) : undefined;
-  return response ?? Response.error();
-}
-
-async function fromNetwork(event) {
-  const { request } = event;
-  const path = new URL(request.url).pathname.slice(scope.pathname.length);
-  let response;
-  try {
-    response = await fetch(request);
-  } catch {
-    return offline(request, path);
-  }
-  if (response.ok && path === MANIFEST) {
-    const bytes = await response.clone().arrayBuffer();
-    event.waitUntil(cacheExport(bytes).catch((error) => console.warn("Offline copy not updated:", error.message)));
-  } else if (response.ok && PAGE_URLS.has(pageUrl(path))) {
-    const copy = response.clone();
-    event.waitUntil(caches.open(PAGE_CACHE).then((cache) => cache.put(pageUrl(path), copy)));
-  }
-  return response;
+/** Offline: the file from the current version, or an error (nothing is made up). */
+async function offline(request) {
+  const name = await currentVersion();
+  const response = name && (await caches.match(request, { cacheName: name, ignoreSearch: true }));
+  return response || Response.error();
 }
 
 self.addEventListener("install", (event) => {
-  event.waitUntil(
-    (async () => {
-      const cache = await caches.open(PAGE_CACHE);
-      await cache.addAll(PAGE_FILES.map((path) => new Request(pageUrl(path), { cache: "no-cache" })));
-      try {
-        const manifest = await fetch(pageUrl(MANIFEST), { cache: "no-cache" });
-        if (manifest.ok) await cacheExport(await manifest.arrayBuffer());
-      } catch (error) {
-        console.warn("Models not cached yet:", error.message); // the page's own fetch retries
-      }
-      await self.skipWaiting();
-    })(),
-  );
+  // Installed as soon as the page works offline; the other models keep coming in the same check.
+  const usable = new Promise((resolve, reject) => {
+    update(resolve).catch((error) => {
+      console.warn("Offline copy not updated:", error.message);
+      reject(error); // nothing usable yet: this worker is dropped, and the next visit tries again
+    });
+  });
+  event.waitUntil(usable.then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
 
+// The page's "update" message on every load: also what keeps this worker alive while a check runs.
+self.addEventListener("message", (event) => {
+  if (event.data !== "update") return;
+  event.waitUntil(update().catch((error) => console.warn("Offline copy not updated:", error.message)));
+});
+
 self.addEventListener("fetch", (event) => {
   const url = new URL(event.request.url);
   if (event.request.method !== "GET" || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
-  event.respondWith(fromNetwork(event));
+  event.respondWith(fetch(event.request).catch(() => offline(event.request)));
 });

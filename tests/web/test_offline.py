@@ -1,24 +1,33 @@
-"""Offline after the first visit (web/sw.js), a new export picked up, and installable (the web app
+"""Offline after the first visit (web/sw.js), with the default model alone at first, an update (new
+TF.js, page or export) replacing the whole offline copy at once, and installable (the web app
 manifest): the server is really stopped, not emulated, and Chromium itself judges installability."""
 
+import hashlib
+import importlib.util
 import json
+import re
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from tests.conftest import SmallProject
+from tests.conftest import PROJECT_ROOT, SmallProject
 
 from .conftest import CHROMIUM, CHROMIUM_ARGS, copy_page, serve
 from .pages import TIMEOUT_MS, snapshot, upload, wait_for_frames, wait_until
 
-# sw.js: one cache per export, named by its manifest; the current export's manifest is kept in the
-# page's cache, its header naming that export's cache
-MODELS_CACHE_PREFIX = "cat-dog-models-"
-PAGE_CACHE = "cat-dog-page"
-EXPORT_CACHE_HEADER = "X-Cat-Dog-Export-Cache"
+# sw.js: one cache per version of the whole page (its files and models), and the name of the
+# current one in a cache of its own
+VERSION_PREFIX = "cat-dog-offline-"
+CURRENT_CACHE = "cat-dog-current"
+CURRENT_KEY = "current-offline-copy"
+SW = PROJECT_ROOT / "web" / "sw.js"
+B_TITLE = "Cat or dog? (B)"
+# A WASM custom section ("version", holding "B"): appended, the binary still runs, with other bytes.
+WASM_SECTION_B = b"\x00\x09\x07versionB"
 
 
 def open_online(browser: Browser, url: str) -> Page:
@@ -29,40 +38,76 @@ def open_online(browser: Browser, url: str) -> Page:
     return page
 
 
-def cached_exports(page: Page) -> list[list[str]]:
-    """Per cached export, the model folders its cached manifest lists."""
-    # caches.match(..., {cacheName}) rather than caches.open(), which creates a cache it does not
-    # find: a check racing the worker's deletion of an old export would bring it back.
+def reload_offline(page: Page) -> None:
+    """Reload with the server stopped: nothing answers on its port any more."""
+    page.reload()
+    page.wait_for_function("() => window.catDogDebug !== undefined")
+
+
+def current_version(page: Page) -> str | None:
+    """The name of the cache the worker serves offline."""
     return page.evaluate(
-        """async (prefix) => {
-            const exports = [];
-            for (const name of await caches.keys()) {
-                if (!name.startsWith(prefix)) continue;
-                const manifest = await caches.match("models/manifest.json", { cacheName: name });
-                exports.push(manifest ? (await manifest.json()).models.map((m) => m.id) : []);
-            }
-            return exports;
+        """async ([currentCache, currentKey]) => {
+            const current = await caches.match(currentKey, { cacheName: currentCache });
+            return current === undefined ? null : current.text();
         }""",
-        MODELS_CACHE_PREFIX,
+        [CURRENT_CACHE, CURRENT_KEY],
     )
 
 
-def wait_until_offline_ready(page: Page, models: list[str]) -> None:
-    """The worker controls the page, holds exactly one export, the one listing `models`, and serves
-    it offline (its manifest stored beside the page's files names that export's cache)."""
+def wait_until_offline_ready(page: Page, models: list[str], replacing: str | None = None) -> None:
+    """The worker controls the page and serves offline one version (not `replacing`), the only one
+    cached, whose manifest lists `models` (those it holds)."""
     page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     wait_until(
         page,
-        """async ([prefix, pageCache, header, models]) => {
-            const names = (await caches.keys()).filter((name) => name.startsWith(prefix));
-            if (names.length !== 1) return false;
-            const current = await caches.match("models/manifest.json", { cacheName: pageCache });
-            return current !== undefined && current.headers.get(header) === names[0] &&
-                JSON.stringify((await current.json()).models.map((m) => m.id)) ===
+        """async ([currentCache, currentKey, models, replacing]) => {
+            const current = await caches.match(currentKey, { cacheName: currentCache });
+            if (current === undefined) return false;
+            const name = await current.text();
+            const others = (await caches.keys()).filter((n) => n !== name && n !== currentCache);
+            const manifest = await caches.match("models/manifest.json", { cacheName: name });
+            return name !== replacing && others.length === 0 && manifest !== undefined &&
+                JSON.stringify((await manifest.json()).models.map((m) => m.id)) ===
                 JSON.stringify(models);
         }""",
-        [MODELS_CACHE_PREFIX, PAGE_CACHE, EXPORT_CACHE_HEADER, models],
+        [CURRENT_CACHE, CURRENT_KEY, models, replacing],
     )
+
+
+def cached_files(page: Page) -> dict[str, dict[str, str]]:
+    """Every cache's files: {cache: {path under the page ("" for the page itself): SHA-256}}."""
+    # caches.open() lists a cache's files; offline, no check of the worker deletes one meanwhile.
+    return page.evaluate(
+        """async () => {
+            const hex = (digest) =>
+                Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+            const all = {};
+            for (const name of await caches.keys()) {
+                const cache = await caches.open(name);
+                all[name] = {};
+                for (const request of await cache.keys()) {
+                    const bytes = await (await cache.match(request)).arrayBuffer();
+                    const path = new URL(request.url).pathname.slice(1);
+                    all[name][path] = hex(await crypto.subtle.digest("SHA-256", bytes));
+                }
+            }
+            return all;
+        }"""
+    )
+
+
+def page_files() -> list[str]:
+    """sw.js's PAGE_FILES."""
+    listing = re.search(r"const PAGE_FILES = \[(.*?)\];", SW.read_text(), re.DOTALL)
+    return re.findall(r'"([^"]+)"', listing.group(1))
+
+
+def served_port() -> int:
+    """A free port, for a server stopped and started again on the same origin (the worker's)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -89,9 +134,7 @@ def test_after_one_visit_the_page_works_with_the_server_gone(
         page = open_online(browser, url)
         wait_for_frames(page, 3)
         wait_until_offline_ready(page, ["transfer", "cnn"])
-    # The server is stopped: nothing answers on its port any more.
-    page.reload()
-    page.wait_for_function("() => window.catDogDebug !== undefined")
+    reload_offline(page)
     wait_for_frames(page, 3)
 
     state = snapshot(page)
@@ -107,34 +150,141 @@ def test_after_one_visit_the_page_works_with_the_server_gone(
     assert not page.evaluate("fetch('serve.py').then((r) => r.ok, () => false)")
 
 
+def make_version_b(web_dir: Path) -> None:
+    """Version B of the page in `web_dir`, with sw.js and the models unchanged: TF.js upgraded
+    (other script and WASM bytes, that still run), and the page edited (its title)."""
+    for wasm in (web_dir / "vendor").glob("*.wasm"):
+        with wasm.open("ab") as binary:
+            binary.write(WASM_SECTION_B)
+    with (web_dir / "vendor" / "tf-core.min.js").open("a") as script:
+        script.write("\n// version B\n")
+    index = web_dir / "index.html"
+    index.write_text(
+        index.read_text().replace("<title>Cat or dog?</title>", f"<title>{B_TITLE}</title>")
+    )
+
+
+def sha256(file: Path) -> str:
+    return hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else "missing"
+
+
+def assert_offline_copy_is(page: Page, web_dir: Path) -> None:
+    """Besides the name of the current version, the browser caches one version: exactly the files
+    served from `web_dir` now (the page's, the manifest and the models it lists), with their bytes.
+    No file of an earlier version is left."""
+    caches = cached_files(page)
+    assert list(caches.pop(CURRENT_CACHE)) == [CURRENT_KEY]
+    [(name, files)] = caches.items()
+    assert name == current_version(page)
+    manifest = json.loads((web_dir / "models" / "manifest.json").read_text())
+    paths = [*page_files(), "models/manifest.json"]
+    for model in manifest["models"]:
+        folder = model["model_url"].rpartition("/")[0]
+        paths += [f"models/{folder}/{file}" for file in model["files"]]
+    paths = {path.removeprefix("./") for path in paths}
+    assert files == {path: sha256(web_dir / (path or "index.html")) for path in paths}
+
+
 @pytest.mark.slow
-def test_a_new_export_replaces_the_offline_copy(
+def test_an_update_replaces_the_whole_offline_copy_at_once(
     page_copy: Path, launch_chromium: Callable[..., Browser], samples_dir: Path
 ):
+    """Version A, then B (a TF.js upgrade and an edited page; sw.js unchanged), then C (a
+    re-export without `cnn`): each time, once online, the page runs the new version offline."""
+    port = served_port()
     browser = launch_chromium(samples_dir / "dog/dog.jpeg")
-    with serve(page_copy) as url:
+    with serve(page_copy, "--port", str(port)) as url:
         page = open_online(browser, url)
         wait_until_offline_ready(page, ["transfer", "cnn"])
-        drop_model(page_copy, "cnn")
-        page.reload()  # online: the new export at once, and it becomes the offline copy
-        page.wait_for_function("() => catDogDebug.snapshot().model === 'transfer'")
-        expect(page.locator("#model-select option")).to_have_count(1)
-        wait_until_offline_ready(page, ["transfer"])
-    page.reload()
-    page.wait_for_function("() => catDogDebug.snapshot().model === 'transfer'")
-    wait_for_frames(page, 3)
+    version_a = current_version(page)
+    reload_offline(page)
+    expect(page).to_have_title("Cat or dog?")
+    expect(page.locator("#model-select option")).to_have_count(2)
+    assert_offline_copy_is(page, page_copy)
 
+    make_version_b(page_copy)
+    with serve(page_copy, "--port", str(port)):
+        page.reload()  # online: B at once, and the worker caches it
+        expect(page).to_have_title(B_TITLE)
+        wait_until_offline_ready(page, ["transfer", "cnn"], replacing=version_a)
+    version_b = current_version(page)
+    reload_offline(page)
+    wait_for_frames(page, 3)
+    state = snapshot(page)
+    assert state["error"] is None
+    assert (state["backend"], state["crossOriginIsolated"]) == ("wasm", True)  # B's WASM runs
+    expect(page).to_have_title(B_TITLE)
+    expect(page.locator("#model-select option")).to_have_count(2)
+    expect(page.locator("#label")).to_have_text("dog")
+    assert_offline_copy_is(page, page_copy)
+
+    drop_model(page_copy, "cnn")
+    with serve(page_copy, "--port", str(port)):
+        page.reload()
+        expect(page.locator("#model-select option")).to_have_count(1)
+        wait_until_offline_ready(page, ["transfer"], replacing=version_b)
+    reload_offline(page)
+    wait_for_frames(page, 3)
+    assert snapshot(page)["error"] is None
     expect(page.locator("#model-select option")).to_have_count(1)
     expect(page.locator("#label")).to_have_text("dog")
-    assert cached_exports(page) == [["transfer"]]  # the older export's cache is gone
+    assert_offline_copy_is(page, page_copy)
+
+
+@pytest.mark.slow
+def test_the_page_works_offline_with_its_default_model_before_the_others(
+    page_copy: Path, launch_chromium: Callable[..., Browser], samples_dir: Path
+):
+    """`cnn` missing on the server at the first visit: the worker installs and the page works
+    offline with `transfer` (offering only what it holds); `cnn` comes at a later visit online."""
+    port = served_port()
+    cnn, held_back = page_copy / "models" / "cnn", page_copy.parent / "cnn"
+    cnn.rename(held_back)
+    browser = launch_chromium(samples_dir / "dog/dog.jpeg")
+    with serve(page_copy, "--port", str(port)) as url:
+        page = open_online(browser, url)
+        wait_until_offline_ready(page, ["transfer"])
+    reload_offline(page)
+    wait_for_frames(page, 3)
+    assert snapshot(page)["error"] is None
+    expect(page.locator("#model-select option")).to_have_count(1)
+    expect(page.locator("#label")).to_have_text("dog")
+
+    held_back.rename(cnn)
+    with serve(page_copy, "--port", str(port)):
+        page.reload()
+        wait_until_offline_ready(page, ["transfer", "cnn"])
+    reload_offline(page)
+    page.wait_for_function("() => catDogDebug.snapshot().model === 'transfer'")
+    page.select_option("#model-select", "cnn")
+    page.wait_for_function("() => catDogDebug.snapshot().model === 'cnn'")
+    assert upload(page, samples_dir / "cat/kitten.jpeg")["source"] == "photo kitten.jpeg"
+
+
+def test_the_offline_copy_lists_every_file_the_page_serves():
+    """sw.js's PAGE_FILES is every file serve.py serves besides the models and sw.js itself: a
+    module or vendor file added to the page is also in its offline copy."""
+    spec = importlib.util.spec_from_file_location("serve", PROJECT_ROOT / "web" / "serve.py")
+    serve_py = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve_py)
+    web = PROJECT_ROOT / "web"
+    served = {
+        file.relative_to(web).as_posix()
+        for file in web.rglob("*")
+        if file.is_file()
+        and file.parts[len(web.parts)] not in ("node_modules", "models")
+        and serve_py.page_file(web, "/" + file.relative_to(web).as_posix()) is not None
+    }
+    assert "vendor/tf-core.min.js" in served  # `npm run build` ran
+    assert sorted(page_files()) == sorted({"./", *served} - {"sw.js"})
 
 
 @pytest.mark.slow
 def test_offline_the_current_export_is_served_whatever_other_caches_hold(
     page_copy: Path, launch_chromium: Callable[..., Browser], samples_dir: Path
 ):
-    """A stray export cache (one a deletion raced, say), newer than the current one and complete,
-    listing only `cnn`: offline, the page still gets the export its worker made current."""
+    """A stray version cache (one a deletion raced, say), newer than the current one and complete,
+    listing only `cnn`: offline, the page still gets the version its worker made current."""
     browser = launch_chromium(samples_dir / "dog/dog.jpeg")
     with serve(page_copy) as url:
         page = open_online(browser, url)
@@ -146,7 +296,7 @@ def test_offline_the_current_export_is_served_whatever_other_caches_hold(
                 const stray = await caches.open(name);
                 await stray.put("models/manifest.json", Response.json(manifest));
             }""",
-            MODELS_CACHE_PREFIX + "stray",
+            VERSION_PREFIX + "stray",
         )
     page.reload()
     page.wait_for_function("() => catDogDebug.snapshot().model === 'transfer'")
