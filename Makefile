@@ -106,6 +106,12 @@ web: install ## Serve web/ on http://127.0.0.1:8000 (camera access needs localho
 mlflow-ui: install ## Open the MLflow UI on http://127.0.0.1:5000
 	kedro mlflow ui
 
+viz: install ## The pipelines in a browser: kedro-viz on http://127.0.0.1:4141
+	@# Reads the pipelines and the catalog only: no dataset is loaded, no hook runs (no MLflow run
+	@# starts), nothing is written. The default browser opens on the page where there is one (a
+	@# headless machine prints the address); Ctrl-C stops it.
+	kedro viz run --host 127.0.0.1 --port 4141
+
 benchmark-data: install ## Time ingest + preprocess on the full shared zip
 	python benchmarks/data_pipeline.py
 
