@@ -28,9 +28,12 @@ export async function photoPixels(file) {
 }
 
 /**
- * Reads a playing <video>'s current frame into one buffer it keeps (VideoFrame.copyTo converts the
- * camera's YUV to RGBA in place). Where that is missing, a canvas reads it back, at the cost of a new
- * ImageData per frame.
+ * Reads a playing <video>'s current frame into one buffer it keeps: VideoFrame.copyTo converts the camera's
+ * YUV to RGBA in place, at the frame's own size. A frame of another size (a phone turned, a camera switched,
+ * new constraints) re-sizes the buffer once, and the next frames reuse it. A frame copyTo cannot give as
+ * shown (rotated, or scaled to another aspect ratio) is drawn on a canvas instead, that frame only: the 2D
+ * canvas can only read pixels back into a new ImageData, so that path allocates one per frame; so does every
+ * frame in a browser without VideoFrame, or whose copyTo failed once.
  */
 export class FrameReader {
   constructor() {
@@ -38,15 +41,17 @@ export class FrameReader {
     this.canvas = null;
     this.width = 0;
     this.height = 0;
+    this.drawn = 0; // frames read through the canvas
     this.fallbackReason = null;
     this.method = typeof VideoFrame === "function" ? "VideoFrame.copyTo" : "canvas";
   }
 
   /** The frame's RGBA bytes (reused by the next call); its size is in `width` and `height`. */
   async read(video) {
+    if (this.method === "VideoFrame.copyTo" && (await this.copyFrame(video))) return this.buffer;
     this.width = video.videoWidth;
     this.height = video.videoHeight;
-    if (this.method === "VideoFrame.copyTo" && (await this.copyFrame(video))) return this.buffer;
+    this.drawn += 1;
     this.canvas ??= document.createElement("canvas");
     return drawPixels(video, this.width, this.height, this.canvas);
   }
@@ -60,10 +65,16 @@ export class FrameReader {
     }
     try {
       const { width, height } = frame.visibleRect;
-      // A frame stored rotated or with non-square pixels is not what the <video> shows: draw it instead.
-      if (width !== this.width || height !== this.height || frame.rotation) throw new Error("frame is not as shown");
-      const bytes = width * height * 4;
-      if (this.buffer?.length !== bytes) this.buffer = new Uint8Array(bytes);
+      // Chromium scales a camera's frames for the page lazily: the frame keeps its pixels and says the size
+      // to show them at. The same picture at the same aspect ratio is read at its own resolution (the
+      // model's resize takes any size); rotated, or stretched by more than a pixel, it is not what the
+      // <video> shows: draw it.
+      if (frame.rotation || Math.abs(width * frame.displayHeight - height * frame.displayWidth) > height) {
+        return false;
+      }
+      this.width = width;
+      this.height = height;
+      if (this.buffer?.length !== width * height * 4) this.buffer = new Uint8Array(width * height * 4);
       await frame.copyTo(this.buffer, { format: "RGBA", colorSpace: "srgb" });
       return true;
     } catch (error) {
