@@ -25,15 +25,23 @@ const state = {
   backend: null,
   renderer: null,
   manifest: null,
-  entry: null, // the manifest entry of the model in use
-  loaded: null, // what classifier.predict takes
-  preprocessor: null,
-  stream: null,
+  // The model in use: { entry, loaded (what classifier.predict takes), preprocessor, users (inferences
+  // running on it), retired (replaced: disposed once `users` is 0) }. Replaced whole, never emptied.
+  model: null,
+  loading: null, // the id of the model the page waits for
+  loads: 0, // models loading, abandoned ones included (each disposed as it arrives)
+  stream: null, // the camera's stream, once open and still wanted
   live: false, // classifying the camera (false while a dropped photo is shown)
+  photo: null, // the photo shown: { data, width, height, name }
+  shown: 0, // the number of the request (latest.source) whose camera or photo is shown
   classified: 0, // camera frames and photos
-  last: { label: null, dog: NaN, neither: null, ms: NaN, source: null, width: 0, height: 0 },
+  last: { label: null, dog: NaN, neither: null, ms: NaN, source: null, width: 0, height: 0, model: null },
   error: null,
 };
+// The latest request wins. Each request for what is shown (a camera opening, a photo) or for the model takes a
+// number; after each wait, a request whose number is no longer the latest lets go of what it got and stops.
+// So the page holds one camera stream and one model, whatever the user does and however fast.
+const latest = { source: 0, model: 0 };
 const reader = new FrameReader();
 const view = new ResultView();
 const loop = new FrameLoop(ui.preview, classifyCameraFrame, {
@@ -57,62 +65,125 @@ function clearError(matching) {
 // before and after a stretch of frames): reading the frame, preprocessing, the model, updating the view.
 const cameraStages = { frames: 0, read: 0, preprocess: 0, model: 0, show: 0 };
 
-// One classification of RGBA pixels; `started` is when reading them began. Allocates nothing per frame.
-async function classifyPixels(pixels, width, height, source, started) {
-  const preprocessStart = performance.now();
-  const input = state.preprocessor.run(pixels, width, height);
-  const modelStart = performance.now();
-  const { dog, neither } = await predict(state.loaded, input);
-  const showStart = performance.now();
-  const label = labelFor(dog, neither, state.loaded.neitherThreshold, settings);
-  const last = state.last;
-  last.label = label;
-  last.dog = dog;
-  last.neither = neither;
-  last.ms = performance.now() - started;
-  last.source = source;
-  last.width = width;
-  last.height = height;
-  state.classified += 1;
-  view.show(label, dog, neither, source);
-  view.showStats(last.ms, loop.frames, source === "camera");
-  if (source === "camera") {
-    cameraStages.frames += 1;
-    cameraStages.read += preprocessStart - started;
-    cameraStages.preprocess += modelStart - preprocessStart;
-    cameraStages.model += showStart - modelStart;
-    cameraStages.show += performance.now() - showStart;
+/** The model in use, held for one inference: it is disposed only once no inference holds it. */
+function holdModel() {
+  const model = state.model;
+  model.users += 1;
+  return model;
+}
+
+function releaseModel(model) {
+  model.users -= 1;
+  if (model.retired && model.users === 0) tf.dispose(model.loaded.model);
+}
+
+/** A model replaced by another: disposed now, or when the last inference holding it ends. */
+function retireModel(model) {
+  model.retired = true;
+  if (model.users === 0) tf.dispose(model.loaded.model);
+}
+
+// One classification of RGBA pixels of what request `request` shows; `started` is when reading them began.
+// Shows the answer unless another camera or photo is shown meanwhile. Makes no object of its own per frame
+// (what predict's TF.js calls make: see classifier.js).
+async function classifyPixels(pixels, width, height, source, started, request) {
+  const model = holdModel();
+  try {
+    const preprocessStart = performance.now();
+    const input = model.preprocessor.run(pixels, width, height);
+    const modelStart = performance.now();
+    const { dog, neither } = await predict(model.loaded, input);
+    if (request !== state.shown) return;
+    const showStart = performance.now();
+    const label = labelFor(dog, neither, model.loaded.neitherThreshold, settings);
+    const last = state.last;
+    last.label = label;
+    last.dog = dog;
+    last.neither = neither;
+    last.ms = performance.now() - started;
+    last.source = source;
+    last.width = width;
+    last.height = height;
+    last.model = model.entry.id;
+    state.classified += 1;
+    view.show(label, dog, neither, source);
+    view.showStats(last.ms, loop.frames, source === "camera");
+    if (source === "camera") {
+      cameraStages.frames += 1;
+      cameraStages.read += preprocessStart - started;
+      cameraStages.preprocess += modelStart - preprocessStart;
+      cameraStages.model += showStart - modelStart;
+      cameraStages.show += performance.now() - showStart;
+    }
+  } finally {
+    releaseModel(model);
   }
 }
 
 // The loop's work per camera frame: read it into the reused buffer, preprocess, classify, show.
 async function classifyCameraFrame() {
   const started = performance.now();
+  const request = state.shown; // the loop is stopped, and waited for, before another camera or photo is shown
   const pixels = await reader.read(ui.preview);
-  await classifyPixels(pixels, reader.width, reader.height, "camera", started);
+  await classifyPixels(pixels, reader.width, reader.height, "camera", started, request);
 }
 
+/** Classify the camera again, if it is shown and a model is there and none is loading. */
+function resumeLoop() {
+  if (state.live && state.model && state.loading === null) loop.start();
+}
+
+/** Stop classifying the camera and let its stream go (the loop must be stopped). */
+function closeCamera() {
+  state.stream?.getTracks().forEach((track) => track.stop());
+  state.stream = null;
+  state.live = false;
+  ui.preview.srcObject = null;
+}
+
+// Open camera `deviceId` (or the default) and classify it. One camera at a time: the stream in use stops
+// first (a phone may open only one of its cameras at once), and of requests made meanwhile the latest wins.
 async function startCamera(deviceId) {
+  const request = ++latest.source;
   if (!cameraAvailable()) {
     fail(NO_CAMERA_ACCESS);
     return;
   }
   await loop.stopped();
-  state.stream?.getTracks().forEach((track) => track.stop());
+  if (request !== latest.source) return;
+  closeCamera();
+  let stream;
   try {
-    state.stream = await openCamera(deviceId);
+    stream = await openCamera(deviceId);
   } catch (error) {
-    state.stream = null;
-    fail(cameraErrorText(error));
+    if (request === latest.source) fail(cameraErrorText(error));
     return;
   }
-  ui.preview.srcObject = state.stream;
+  if (request !== latest.source) {
+    stream.getTracks().forEach((track) => track.stop());
+    return;
+  }
+  state.stream = stream;
+  state.shown = request;
+  state.live = true;
+  state.photo = null;
+  // Unplugged, or its permission withdrawn: the browser ends the track (a page's own stop() does not).
+  stream.getVideoTracks()[0]?.addEventListener("ended", () => cameraEnded(stream));
+  ui.preview.srcObject = stream;
   ui.preview.hidden = false;
   ui.photo.hidden = true;
   clearError(/camera/i);
-  state.live = true;
+  loop.newSource();
+  resumeLoop();
   await showCameras();
-  if (state.loaded) loop.start();
+}
+
+async function cameraEnded(stream) {
+  if (stream !== state.stream) return; // a stream the page had already let go
+  await loop.stopped();
+  if (stream !== state.stream) return; // let go meanwhile (another camera is opening)
+  closeCamera();
+  fail("The camera stopped: it was unplugged, turned off, or its permission withdrawn. Press “Resume camera” to start it again, or classify a photo.");
 }
 
 async function showCameras() {
@@ -130,29 +201,39 @@ async function classifyPhoto(file) {
     fail(`${file.name} is not an image.`);
     return;
   }
-  if (!state.loaded) {
+  if (!state.model) {
     fail("No model is loaded, so the photo cannot be classified.");
     return;
   }
+  const request = ++latest.source;
   const started = performance.now();
   let photo;
   try {
     photo = await photoPixels(file);
   } catch {
-    fail(`${file.name} could not be decoded as an image.`);
+    if (request === latest.source) fail(`${file.name} could not be decoded as an image.`);
     return;
   }
-  state.live = false;
   await loop.stopped();
+  if (request !== latest.source) return;
+  state.live = false; // the camera's stream stays open (“Resume camera” opens it anew)
+  state.shown = request;
+  state.photo = { ...photo, name: file.name };
   URL.revokeObjectURL(ui.photo.src);
   ui.photo.src = URL.createObjectURL(file);
   ui.photo.hidden = false;
   ui.preview.hidden = true;
+  await classifyShownPhoto(started, request);
+}
+
+// The photo on screen, by the model in use (again after a model switch).
+async function classifyShownPhoto(started, request) {
+  const { data, width, height, name } = state.photo;
   try {
-    await classifyPixels(photo.data, photo.width, photo.height, `photo ${file.name}`, started);
-    clearError(/./);
+    await classifyPixels(data, width, height, `photo ${name}`, started, request);
+    if (request === state.shown) clearError(/./);
   } catch (error) {
-    fail(`Classifying ${file.name} failed: ${error.message}`);
+    if (request === state.shown) fail(`Classifying ${name} failed: ${error.message}`);
   }
 }
 
@@ -167,25 +248,51 @@ async function useModel(id) {
     fail(`Model ${id} expects ${interpolation} resizing${keepAspect ? " keeping the aspect ratio" : ""}; this page implements only training's INTER_AREA stretch.`);
     return;
   }
-  await loop.stopped();
-  if (state.loaded) tf.dispose(state.loaded.model);
-  state.loaded = null;
-  state.entry = null;
-  ui.modelInfo.textContent = `Loading ${id}…`;
-  try {
-    state.loaded = await loadModel(entry, MANIFEST_URL);
-  } catch (error) {
-    ui.modelInfo.textContent = "No model loaded";
-    fail(`The model “${id}” failed to load (${entry.model_url}): ${error.message}. Re-run the export: kedro run --pipelines export.`);
+  const request = ++latest.model;
+  if (state.model?.entry.id === id) {
+    showModel(); // asked back for the model in use while another loads: that one is disposed as it arrives
+    resumeLoop();
     return;
   }
-  state.entry = entry;
-  state.preprocessor = new Preprocessor(entry.input);
-  ui.modelInfo.textContent = describeModel(entry);
-  ui.modelLineage.textContent = describeLineage(entry);
-  ui.modelSelect.value = id;
+  state.loading = id;
+  ui.modelInfo.textContent = `Loading ${id}…`;
+  // The camera waits meanwhile: on a phone's few cores, loading and the first run go faster. The model in
+  // use stays until the next one is ready, and classifies again should that fail to load.
+  await loop.stopped();
+  if (request !== latest.model) return;
+  let loaded;
+  state.loads += 1;
+  try {
+    loaded = await loadModel(entry, MANIFEST_URL);
+  } catch (error) {
+    if (request !== latest.model) return;
+    showModel();
+    resumeLoop();
+    const still = state.model ? ` Still classifying with ${state.model.entry.id}.` : "";
+    fail(`The model “${id}” failed to load (${entry.model_url}): ${error.message}.${still} Re-run the export: kedro run --pipelines export.`);
+    return;
+  } finally {
+    state.loads -= 1;
+  }
+  if (request !== latest.model) {
+    tf.dispose(loaded.model);
+    return;
+  }
+  const previous = state.model;
+  state.model = { entry, loaded, preprocessor: new Preprocessor(entry.input), users: 0, retired: false };
+  if (previous) retireModel(previous);
+  showModel();
   clearError(/model/i);
-  if (state.live) loop.start();
+  if (state.live) resumeLoop();
+  else if (state.photo) await classifyShownPhoto(performance.now(), state.shown);
+}
+
+function showModel() {
+  const entry = state.model?.entry;
+  ui.modelInfo.textContent = entry ? describeModel(entry) : "No model loaded";
+  ui.modelLineage.textContent = entry ? describeLineage(entry) : "";
+  if (entry) ui.modelSelect.value = entry.id;
+  state.loading = null;
 }
 
 /** The model the address asks for, if the manifest has it; else the default, with a note. */
@@ -269,7 +376,10 @@ function exposeDebugHook() {
       structuredClone({
         backend: state.backend,
         renderer: state.renderer,
-        model: state.entry?.id ?? null,
+        model: state.model?.entry.id ?? null,
+        loading: state.loading,
+        loads: state.loads,
+        camera: state.stream ? "on" : "off",
         live: state.live,
         frames: state.classified,
         last: state.last.label === null ? null : state.last,
@@ -280,6 +390,7 @@ function exposeDebugHook() {
         crossOriginIsolated: globalThis.crossOriginIsolated,
         pixels: reader.method,
         pixelsFallback: reader.fallbackReason,
+        pixelsDrawn: reader.drawn,
         cameraStages,
         loop: {
           mode: loop.mode,
@@ -294,13 +405,18 @@ function exposeDebugHook() {
       }),
     recentFrames: () => loop.recent(),
     // The model input of the last classification (the page reuses the buffer, so this is a copy).
-    lastInput: () => Array.from(state.preprocessor.output),
+    lastInput: () => Array.from(state.model.preprocessor.output),
     // Run the loaded model on an already-preprocessed input (for parity with Keras) and time it.
     predict: async (values) => {
       const input = Float32Array.from(values);
-      const started = performance.now();
-      const { dog, neither } = await predict(state.loaded, input);
-      return { dog, neither, ms: performance.now() - started };
+      const model = holdModel();
+      try {
+        const started = performance.now();
+        const { dog, neither } = await predict(model.loaded, input);
+        return { dog, neither, ms: performance.now() - started };
+      } finally {
+        releaseModel(model);
+      }
     },
     // The live loop's per-frame work `count` times on the current camera frame (loop paused meanwhile).
     runFrames: async (count) => {
@@ -308,7 +424,7 @@ function exposeDebugHook() {
       const started = performance.now();
       for (let i = 0; i < count; i++) await classifyCameraFrame();
       const ms = performance.now() - started;
-      if (state.live) loop.start();
+      resumeLoop();
       return ms;
     },
   });
@@ -350,7 +466,7 @@ async function main() {
   ui.modelSelect.replaceChildren(...state.manifest.models.map(modelOption));
   ui.modelSelect.disabled = state.manifest.models.length < 2;
   await useModel(chosenModel(state.manifest, settings.model));
-  ui.status.textContent = state.loaded ? `Ready on ${state.backend}` : "Model failed to load";
+  ui.status.textContent = state.model ? `Ready on ${state.backend}` : "Model failed to load";
   if (settings.camera) await startCamera();
 }
 

@@ -41,6 +41,11 @@ export class FrameLoop {
     this.schedule();
   }
 
+  /** The video shows a new stream: its frame numbers start again (else the loop waits for them to catch up). */
+  newSource() {
+    this.lastFrame = -1;
+  }
+
   stop() {
     this.running = false;
     this.cancel();

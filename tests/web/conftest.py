@@ -142,7 +142,8 @@ def y4m_rgb(video: Path) -> np.ndarray:
 @pytest.fixture
 def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable[..., Browser]]:
     """Start headless Chromium whose camera shows `camera_photo` (a photo, or a ready .y4m), has no
-    camera, or asks; `webgl` says so with software WebGL's flags."""
+    camera, or asks; `webgl` says so with software WebGL's flags. `cameras` > 1: that many cameras
+    showing Chromium's moving test pattern (a photo's video makes them one camera)."""
     browsers: list[Browser] = []
 
     def launch(
@@ -150,7 +151,9 @@ def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable
         grant_camera: bool = True,
         webgl: bool = False,
         args: tuple[str, ...] = (),
+        cameras: int = 1,
     ) -> Browser:
+        assert camera_photo is None or cameras == 1, "a photo's video is one camera"
         flags = [*CHROMIUM_ARGS, *(SOFTWARE_WEBGL_ARGS if webgl else ["--disable-gpu"]), *args]
         if grant_camera:
             flags.append("--use-fake-ui-for-media-stream")  # accepts the permission prompt
@@ -162,6 +165,8 @@ def launch_chromium(playwright: Playwright, tmp_path: Path) -> Iterator[Callable
                 "--use-fake-device-for-media-stream",
                 f"--use-file-for-fake-video-capture={video}",
             ]
+        elif cameras > 1:
+            flags.append(f"--use-fake-device-for-media-stream=device-count={cameras}")
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
         browsers.append(browser)
         return browser

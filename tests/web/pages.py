@@ -18,6 +18,38 @@ TIMEOUT_MS = 60_000
 TOLERANCE = {"none": 1e-4, "float16": 1e-3}
 BAND = (0.35, 0.65)  # the page's default "not sure" band
 
+# Headless Chromium keeps every page visible: CDP's minimised window, a background tab and the
+# frozen lifecycle state all leave document.visibilityState "visible" (measured with Chromium 156).
+# So the page is told it is hidden as a browser tells it: `hidden` and a visibilitychange event.
+HIDING = """
+let hidden = false;
+Object.defineProperty(Document.prototype, "hidden", { get: () => hidden, configurable: true });
+Object.defineProperty(Document.prototype, "visibilityState", {
+  get: () => (hidden ? "hidden" : "visible"), configurable: true });
+window.setHidden = (value) => {
+  hidden = value;
+  document.dispatchEvent(new Event("visibilitychange"));
+};
+"""
+
+# Every camera stream the page gets, for counting the tracks still live (the page's own count could
+# miss the very stream it lost track of).
+TRACKS = """
+window.cameraRequests = 0;
+window.cameraStreams = [];
+window.liveTracks = () =>
+  cameraStreams.flatMap((stream) => stream.getTracks()).filter((t) => t.readyState === "live");
+(() => {
+  const getUserMedia = MediaDevices.prototype.getUserMedia;
+  MediaDevices.prototype.getUserMedia = async function (...args) {
+    cameraRequests += 1;
+    const stream = await getUserMedia.apply(this, args);
+    cameraStreams.push(stream);
+    return stream;
+  };
+})();
+"""
+
 
 def open_page(browser: Browser, url: str, **context_options) -> Page:
     page = browser.new_context(**context_options).new_page()
