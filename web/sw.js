@@ -82,6 +82,7 @@ async function makeCurrent(name) {
 
 /** Bring the offline copy to what is served now; `ready()` once the page works offline. */
 function update(ready = () => {}) {
+  if (!navigator.locks) return fillVersion(ready); // Safari before 15.4: an old and a new worker may race
   return navigator.locks.request("cat-dog-offline-copy", () => fillVersion(ready));
 }
 

@@ -261,6 +261,63 @@ def test_the_page_works_offline_with_its_default_model_before_the_others(
     assert upload(page, samples_dir / "cat/kitten.jpeg")["source"] == "photo kitten.jpeg"
 
 
+@pytest.mark.slow
+def test_an_update_becomes_the_offline_copy_only_once_whole(
+    page_copy: Path, launch_chromium: Callable[..., Browser], samples_dir: Path
+):
+    """Version B (TF.js and page changed, `cnn` re-exported) while B's `cnn` is not on the server
+    yet: B's cache holds its default model, yet offline the page still runs all of A; once B's
+    `cnn` comes, B replaces A."""
+    port = served_port()
+    browser = launch_chromium(samples_dir / "dog/dog.jpeg")
+    with serve(page_copy, "--port", str(port)) as url:
+        page = open_online(browser, url)
+        wait_until_offline_ready(page, ["transfer", "cnn"])
+    version_a = current_version(page)
+
+    make_version_b(page_copy)
+    # B's manifest lists a new cnn/model.json; the server still has A's (being re-exported).
+    model_json = page_copy / "models" / "cnn" / "model.json"
+    new_model_json = model_json.read_bytes() + b"\n"
+    manifest_path = page_copy / "models" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    [cnn] = [model for model in manifest["models"] if model["id"] == "cnn"]
+    cnn["files"]["model.json"] = {
+        "bytes": len(new_model_json),
+        "sha256": hashlib.sha256(new_model_json).hexdigest(),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    with serve(page_copy, "--port", str(port)):
+        page.reload()
+        expect(page).to_have_title(B_TITLE)
+        wait_until(  # B cached as far as it goes: its page files and `transfer`
+            page,
+            """async ([currentCache, a]) => {
+                for (const name of await caches.keys()) {
+                    if (name === currentCache || name === a) continue;
+                    const manifest =
+                        await caches.match("models/manifest.json", { cacheName: name });
+                    if (manifest && (await manifest.json()).models.length === 1) return true;
+                }
+                return false;
+            }""",
+            [CURRENT_CACHE, version_a],
+        )
+    assert current_version(page) == version_a
+    reload_offline(page)
+    expect(page).to_have_title("Cat or dog?")
+    page.select_option("#model-select", "cnn")  # A's, whole
+    page.wait_for_function("() => catDogDebug.snapshot().model === 'cnn'")
+
+    model_json.write_bytes(new_model_json)
+    with serve(page_copy, "--port", str(port)):
+        page.reload()
+        wait_until_offline_ready(page, ["transfer", "cnn"], replacing=version_a)
+    reload_offline(page)
+    expect(page).to_have_title(B_TITLE)
+    assert_offline_copy_is(page, page_copy)
+
+
 def test_the_offline_copy_lists_every_file_the_page_serves():
     """sw.js's PAGE_FILES is every file serve.py serves besides the models and sw.js itself: a
     module or vendor file added to the page is also in its offline copy."""
