@@ -24,6 +24,7 @@ from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
 from PIL import Image
 
 from cat_dog_classifier.config import variants
+from cat_dog_classifier.sources import file_sha256
 from tests import real_data
 from tests.http_server import ARCHIVE, Files, serving
 
@@ -176,6 +177,12 @@ def copy_project(project_root: Path, destination: Path) -> Path:
     return destination
 
 
+def backbone_weights(path: Path) -> dict[str, str]:
+    """The parameters that make `transfer` load the weights file `path`: the file and its SHA-256
+    (the project pins its local copy's; Keras' own copy, taken where there is none, has others)."""
+    return {"weights": str(path), "weights_sha256": file_sha256(path)}
+
+
 def edit_yaml(path: Path, edit: Any) -> None:
     """Apply `edit(content)` to a YAML file in place (anchors are written out in full)."""
     content = yaml.safe_load(path.read_text())
@@ -201,7 +208,7 @@ def make_small(
         transfer = params["variants"]["transfer"]
         transfer["training"] |= {"epochs": 5, "fine_tune": {**transfer["training"]["fine_tune"]}}
         transfer["training"]["fine_tune"]["epochs"] = 0
-        transfer["model"]["weights"] = str(weights)  # wherever the tests run from
+        transfer["model"] |= backbone_weights(weights)  # wherever the tests run from
 
     def champion(params: dict) -> None:
         params["champion"]["min_test_accuracy"] = 0.0

@@ -22,6 +22,7 @@ from cat_dog_classifier.models import (
 )
 from cat_dog_classifier.sources import file_sha256
 from tests import real_data
+from tests.conftest import backbone_weights
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_cnn_variants_follow_the_study(parameters, photos, name, dropout_layers)
 
 
 def test_transfer_loads_the_backbone_weights_file(parameters, photos, mobilenet_weights):
-    model_params = {**parameters["transfer"]["model"], "weights": str(mobilenet_weights)}
+    model_params = {**parameters["transfer"]["model"], **backbone_weights(mobilenet_weights)}
     model = build_model((96, 96, 3), model_params)
     loaded = model.get_layer("backbone")
     reference = keras.applications.MobileNetV2(
@@ -115,7 +116,7 @@ def batch_norms(model: keras.Model) -> list[keras.layers.BatchNormalization]:
 
 
 def test_folding_batch_normalization_keeps_transfers_answers(parameters, photos, mobilenet_weights):
-    model_params = {**parameters["transfer"]["model"], "weights": str(mobilenet_weights)}
+    model_params = {**parameters["transfer"]["model"], **backbone_weights(mobilenet_weights)}
     model = build_model((96, 96, 3), model_params)
     folded = fold_batch_normalization(model)
     assert len(batch_norms(model)) == 52  # MobileNetV2's, each after a convolution
@@ -158,7 +159,7 @@ def test_every_variant_exports_a_saved_model_that_predicts_like_keras(
 ):
     model_params = dict(parameters[name]["model"])
     if name == "transfer":
-        model_params["weights"] = str(mobilenet_weights)
+        model_params |= backbone_weights(mobilenet_weights)
         images = resized(photos, 96)
     else:
         images = resized(photos, 100, grayscale=True)

@@ -24,13 +24,14 @@ from cat_dog_classifier.training import (
     start_from,
     unfreeze_top_layers,
 )
+from tests.conftest import backbone_weights
 
 
 @pytest.fixture(scope="module")
 def parameters(project_root: Path, mobilenet_weights: Path) -> dict:
     """conf/base parameters, with the real backbone weights found from wherever tests run."""
     params = base_config("parameters", project_root)["variants"]
-    params["transfer"]["model"]["weights"] = str(mobilenet_weights)
+    params["transfer"]["model"] |= backbone_weights(mobilenet_weights)
     return params
 
 
