@@ -14,6 +14,7 @@ What cannot be had fails the test at once with one line: what is missing, and ho
 """
 
 import io
+import os
 import shutil
 import zipfile
 from collections.abc import Callable
@@ -28,7 +29,10 @@ from PIL import Image
 from cat_dog_classifier.sources import DownloadError, download_file, file_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = PROJECT_ROOT.parent / "shared"
+# TESTS_WITHOUT_LOCAL_COPIES=1 runs the tests as on a machine without ../shared (its fallbacks).
+SHARED_DIR = PROJECT_ROOT.parent / (
+    "no-shared" if os.environ.get("TESTS_WITHOUT_LOCAL_COPIES") else "shared"
+)
 SHARED_PETS = SHARED_DIR / "data" / "kagglecatsanddogs_180px.zip"
 SHARED_NEITHER = SHARED_DIR / "data" / "neither_imagenet.zip"
 SHARED_WEIGHTS = SHARED_DIR / "models" / "mobilenet_v2_1.0_imagenet_no_top.weights.h5"
@@ -111,8 +115,8 @@ SKIMAGE_PHOTOS = [
 
 def neither_photos_zip(destination: Path, count: int) -> Path:
     """A zip of `count` real photos of other things (`neither/<name>.jpg`): the first of
-    `../shared`'s ImageNet photos, else crops of scikit-image's photographs (each a real
-    photo; several crops of one photograph when there are fewer photographs than `count`)."""
+    `../shared`'s ImageNet photos, else crops of scikit-image's photographs (several crops of one
+    photograph when there are fewer photographs than `count`)."""
     with zipfile.ZipFile(destination, "w") as subset:
         if SHARED_NEITHER.is_file():
             with zipfile.ZipFile(SHARED_NEITHER) as source:
@@ -131,6 +135,9 @@ def neither_photos_zip(destination: Path, count: int) -> Path:
             width, height = photo.size
             left, top = int(width * (1 - share) / 2), int(height * (1 - share) / 2)
             crop = photo.crop((left, top, width - left, height - top))
+            # At most 256 px long, as the local copy's photos, and under 200 px on one side, as
+            # most of them: no set decodes them at a reduced DCT scale (preprocess.jpeg_dct_scaling).
+            crop.thumbnail((256, 192), Image.Resampling.LANCZOS)
             data = io.BytesIO()
             crop.save(data, "JPEG", quality=90)
             stem = SKIMAGE_PHOTOS[index % len(originals)].split(".")[0]
