@@ -136,7 +136,7 @@ def neither_photos_zip(destination: Path, count: int) -> Path:
             left, top = int(width * (1 - share) / 2), int(height * (1 - share) / 2)
             crop = photo.crop((left, top, width - left, height - top))
             # At most 256 px long, as the local copy's photos, and under 200 px on one side, as
-            # most of them: no set decodes them at a reduced DCT scale (preprocess.jpeg_dct_scaling).
+            # most of them: no set decodes them at a reduced DCT scale (jpeg_dct_scaling).
             crop.thumbnail((256, 192), Image.Resampling.LANCZOS)
             data = io.BytesIO()
             crop.save(data, "JPEG", quality=90)
