@@ -42,6 +42,8 @@ GENERATED = [
     ".venv/*",  # the Python environment `make install` builds
     ".uv/*",  # the virtualenv holding uv
     ".dvc/cache/*",  # DVC's cache
+    ".dvc/tmp/*",  # DVC's scratch space (its queued experiments' copies)
+    ".dvc/config.local",  # the user's own DVC settings (git-ignored)
 ]
 PATH_PREFIXES = ("src/", "conf/", "tests/", "benchmarks/", "web/", "notebooks/", "docs/", ".ci/")
 PATH_PREFIXES += ("data/", "mlruns/", ".venv/", ".uv/", ".dvc/")
