@@ -38,9 +38,10 @@ const state = {
   last: { label: null, dog: NaN, neither: null, ms: NaN, source: null, width: 0, height: 0, model: null },
   error: null,
 };
-// The latest request wins. Each request for what is shown (a camera opening, a photo) or for the model takes a
-// number; after each wait, a request whose number is no longer the latest lets go of what it got and stops.
-// So the page holds one camera stream and one model, whatever the user does and however fast.
+// The latest request wins. Each request for what is shown (a camera opening, a photo) or for the model
+// takes a number; after each wait, a request whose number is no longer the latest lets go of what it got
+// and stops. So the page keeps one camera stream and one model, whatever the user does and however fast
+// (a replaced model lives on only until the inferences holding it end).
 const latest = { source: 0, model: 0 };
 const reader = new FrameReader();
 const view = new ResultView();

@@ -144,13 +144,13 @@ export async function loadModel(entry, baseUrl) {
  * One inference on a preprocessed input (`values`, reusable as soon as this returns): `{ dog, neither }`,
  * neither null for a model without a third answer. The returned object is reused by the next call.
  *
- * Per call, TF.js's API allows no less than one input tensor and one readback array per output: a tensor's
- * values cannot be rewritten (tensors are immutable; Variable.assign takes another tensor), and data() always
- * returns a new array. So each call makes an input tensor (WASM copies `values` into its heap, into memory
- * its allocator reuses once the tensor is disposed; CPU keeps a reference to `values`; WebGL uploads them to a
- * texture TF.js recycles) and reads each output's one number into a new 1-element array. The tensors are
- * disposed before the call returns and the arrays left to the garbage collector: the page's heap stays flat
- * (tests/web/test_camera.py).
+ * Per call, TF.js's API allows no less than one input tensor and one readback array per output: a
+ * tensor's values cannot be rewritten (tensors are immutable; Variable.assign takes another tensor), and
+ * data() always returns a new array. So each call makes an input tensor (WASM copies `values` into its
+ * heap, into memory its allocator reuses once the tensor is disposed; CPU keeps a reference to `values`;
+ * WebGL uploads them to a texture TF.js recycles) and reads each output's one number into a new 1-element
+ * array. The tensors are disposed before the call returns and the arrays left to the garbage collector:
+ * the page's own objects stay flat (tests/web/test_camera.py).
  */
 export async function predict(loaded, values) {
   const { model, nodes, shape, result } = loaded;

@@ -31,9 +31,9 @@ export async function photoPixels(file) {
  * Reads a playing <video>'s current frame into one buffer it keeps: VideoFrame.copyTo converts the camera's
  * YUV to RGBA in place, at the frame's own size. A frame of another size (a phone turned, a camera switched,
  * new constraints) re-sizes the buffer once, and the next frames reuse it. A frame copyTo cannot give as
- * shown (rotated, or scaled to another aspect ratio) is drawn on a canvas instead, that frame only: the 2D
- * canvas can only read pixels back into a new ImageData, so that path allocates one per frame; so does every
- * frame in a browser without VideoFrame, or whose copyTo failed once.
+ * shown (rotated, or scaled to another aspect ratio) or cannot read (no pixel format) is drawn on a canvas
+ * instead, that frame only: the 2D canvas can only read pixels back into a new ImageData, so that path
+ * allocates one per frame; so does every frame in a browser without VideoFrame, or whose copyTo failed.
  */
 export class FrameReader {
   constructor() {
@@ -72,6 +72,8 @@ export class FrameReader {
       if (frame.rotation || Math.abs(width * frame.displayHeight - height * frame.displayWidth) > height) {
         return false;
       }
+      // Pixels copyTo cannot read (no format: every frame of Chromium's second fake camera, for one).
+      if (frame.format === null) return false;
       this.width = width;
       this.height = height;
       if (this.buffer?.length !== width * height * 4) this.buffer = new Uint8Array(width * height * 4);
