@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, CDPSession, Page
 
 from tests.benchmarks.conftest import load_benchmark
 
 from .conftest import ServedPage, camera_video, write_y4m, y4m_rgb
 from .pages import (
+    HIDING,
     TOLERANCE,
     frame_pixels,
     keras_outputs,
@@ -129,21 +130,6 @@ def test_the_loop_classifies_each_new_frame_once_one_at_a_time_at_the_interval(
     assert sum(stages.values()) == pytest.approx(logged, rel=0.1)
 
 
-# Headless Chromium keeps every page visible: CDP's minimised window, a background tab and the
-# frozen lifecycle state all leave document.visibilityState "visible" (measured with Chromium 156).
-# So the page is told it is hidden as a browser tells it: `hidden` and a visibilitychange event.
-HIDING = """
-let hidden = false;
-Object.defineProperty(Document.prototype, "hidden", { get: () => hidden, configurable: true });
-Object.defineProperty(Document.prototype, "visibilityState", {
-  get: () => (hidden ? "hidden" : "visible"), configurable: true });
-window.setHidden = (value) => {
-  hidden = value;
-  document.dispatchEvent(new Event("visibilitychange"));
-};
-"""
-
-
 @pytest.mark.slow
 def test_the_loop_pauses_while_the_page_is_hidden(
     served_page: ServedPage, launch_chromium: Callable[..., Browser], samples_dir: Path
@@ -189,26 +175,11 @@ def test_without_video_frame_callbacks_a_timer_drives_the_loop(
 web_latency = load_benchmark("web_latency")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("model", ["cnn", "transfer"])
-def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
-    served_page: ServedPage,
-    launch_chromium: Callable[..., Browser],
-    samples_dir: Path,
-    tmp_path: Path,
-    model: str,
-):
+def assert_flat_heap(page: Page, cdp: CDPSession, frames: int, warm_up: int) -> None:
     """The loop's per-frame work (read the frame into the page's buffer, preprocess, classify, show)
-    10,000 times back to back (transfer: 1,000, it is 3 times slower), the heap measured after a
-    full garbage collection through the DevTools protocol. A small camera keeps it quick."""
-    frames = 10_000 if model == "cnn" else 1_000
-    video = write_y4m(samples_dir / "dog/dog.jpeg", tmp_path / "camera.y4m", size=(160, 120))
-    context = launch_chromium(video).new_context()
-    page = context.new_page()
-    page.set_default_timeout(600_000)
-    page.goto(f"{served_page.url}?model={model}")
-    wait_for_frames(page, 3)
-    cdp = context.new_cdp_session(page)
+    `frames` times back to back, after `warm_up` frames: TF.js's tensors, the page's own objects in
+    a heap snapshot, and the whole JS heap, each measured after a full garbage collection through
+    the DevTools protocol."""
 
     def heap_used() -> int:
         # Two reads after a collection, with nothing run between, differ by up to 0.3 MB: the least
@@ -221,7 +192,7 @@ def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
 
     # Warm: JIT, buffers, TF.js. The larger transfer graph settles later (a whole-heap growth of
     # 1.1 MB after 100 warm-up frames, once, with no growth of the page's own objects).
-    page.evaluate("n => catDogDebug.runFrames(n)", frames if model == "transfer" else frames // 10)
+    page.evaluate("n => catDogDebug.runFrames(n)", warm_up)
     tensors, used = page.evaluate("catDogDebug.numTensors()"), heap_used()
     held = web_latency.heap_by_kind(cdp)
     # Measured: within ±5 kB (Blink's text-shaping cache). One leaked number per frame would hold
@@ -252,4 +223,77 @@ def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
     assert grown[-1] < bound, f"the page's objects grew by {grown} bytes, the most: {largest}"
     # The whole JS heap, code included: a coarse check (its reads wander by 0.3 MB, see above).
     assert used_after - used < 1024 * 1024, f"the JS heap grew by {used_after - used} bytes"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["cnn", "transfer"])
+def test_tensors_and_the_js_heap_stay_flat_over_10000_frames(
+    served_page: ServedPage,
+    launch_chromium: Callable[..., Browser],
+    samples_dir: Path,
+    tmp_path: Path,
+    model: str,
+):
+    """10,000 frames (transfer: 1,000, it is 3 times slower). A small camera keeps it quick."""
+    frames = 10_000 if model == "cnn" else 1_000
+    video = write_y4m(samples_dir / "dog/dog.jpeg", tmp_path / "camera.y4m", size=(160, 120))
+    context = launch_chromium(video).new_context()
+    page = context.new_page()
+    page.set_default_timeout(600_000)
+    page.goto(f"{served_page.url}?model={model}")
+    wait_for_frames(page, 3)
+
+    cdp = context.new_cdp_session(page)
+    assert_flat_heap(page, cdp, frames, warm_up=frames if model == "transfer" else frames // 10)
     assert snapshot(page)["frames"] >= frames
+
+
+@pytest.mark.slow
+def test_the_heap_stays_flat_after_camera_switches_and_a_frame_size_change(
+    served_page: ServedPage, launch_chromium: Callable[..., Browser]
+):
+    """10,000 cnn frames after switching to the second of two cameras (Chromium's test pattern) and
+    back to the first, then 10,000 more once the camera crops its frames from 640x480 to 240x240.
+    The second camera's frames have no pixel format that VideoFrame.copyTo reads, so the page draws
+    them; back on the first, and at the new size, every frame is read into the page's buffer again
+    (re-sized once), none drawn."""
+    context = launch_chromium(cameras=2).new_context()
+    page = context.new_page()
+    page.set_default_timeout(600_000)
+    page.goto(f"{served_page.url}?model=cnn")
+    wait_for_frames(page, 3)
+    cdp = context.new_cdp_session(page)
+    page.wait_for_function("() => document.querySelectorAll('#camera-select option').length === 2")
+    cameras = page.eval_on_selector_all("#camera-select option", "all => all.map((o) => o.value)")
+    first = page.evaluate("preview.srcObject.getVideoTracks()[0].getSettings().deviceId")
+    second = next(camera for camera in cameras if camera != first)
+
+    for camera in (second, first):
+        page.select_option("#camera-select", camera)
+        page.wait_for_function(
+            "id => preview.srcObject?.getVideoTracks()[0].getSettings().deviceId === id", arg=camera
+        )
+        wait_for_frames(page, snapshot(page)["frames"] + 3)
+    drawn = snapshot(page)["pixelsDrawn"]
+    assert_flat_heap(page, cdp, 10_000, warm_up=1_000)
+    state = snapshot(page)
+    assert (state["last"]["width"], state["last"]["height"]) == (640, 480)
+    assert (state["pixels"], state["pixelsFallback"], state["pixelsDrawn"]) == (
+        "VideoFrame.copyTo",
+        None,
+        drawn,
+    )
+
+    page.evaluate(
+        "preview.srcObject.getVideoTracks()[0].applyConstraints({ width: 240, height: 240 })"
+    )
+    page.wait_for_function("() => catDogDebug.snapshot().last.width === 240")
+    drawn = snapshot(page)["pixelsDrawn"]
+    assert_flat_heap(page, cdp, 10_000, warm_up=1_000)
+    state = snapshot(page)
+    assert (state["last"]["width"], state["last"]["height"]) == (240, 240)
+    assert (state["pixels"], state["pixelsFallback"], state["pixelsDrawn"]) == (
+        "VideoFrame.copyTo",
+        None,
+        drawn,
+    )
