@@ -111,6 +111,7 @@ def test_a_phone_over_https_classifies_its_camera_and_photos_then_works_offline(
     assert last["dog"] < BAND[0], last  # a cat (or, by the third answer, "no cat or dog")
 
 
+@pytest.mark.slow  # the page needs the small project trained and exported
 @pytest.mark.parametrize("width", [320, 412, 720, 1280])
 def test_every_answer_takes_one_line_of_the_same_height(
     served_page, launch_chromium: Callable[..., Browser], width: int
