@@ -78,6 +78,13 @@ PHOTO = ROOT.parent / "shared" / "samples" / "dog" / "dog.jpeg"
 TIMEOUT_MS = 600_000
 
 
+def photo_file(text: str) -> Path:
+    """--photo's value, which must be a file (its default is a local copy a user may not have)."""
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file; give a photo of a pet")
+    return Path(text)
+
+
 def camera_video(directory: Path, photo: Path) -> Path:
     """A 640x480 fake camera showing a real photo (Chromium loops the frame)."""
     bgr = cv2.resize(cv2.imread(str(photo)), (640, 480), interpolation=cv2.INTER_AREA)
@@ -456,7 +463,7 @@ def heap_kinds(rows: list[tuple[dict, str, dict]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--web-dir", type=Path, default=ROOT / "web")
-    parser.add_argument("--photo", type=Path, default=PHOTO, help="the camera's picture")
+    parser.add_argument("--photo", type=photo_file, default=str(PHOTO), help="the camera's picture")
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of live camera first")
