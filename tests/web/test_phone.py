@@ -1,6 +1,6 @@
 """The page as a phone on the local network uses it: served over HTTPS by `serve.py --certfile`
 (README: On a phone), a phone's screen, touch and cores, a portrait back camera, a photo from the
-phone's gallery, and then no network at all."""
+phone's gallery, then no network at all; and a phone's two cameras, switched back and forth."""
 
 import subprocess
 from collections.abc import Callable
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Playwright, expect
 
 from tests.conftest import SmallProject
 
@@ -16,6 +16,7 @@ from .conftest import copy_page, serve, write_y4m
 from .pages import BAND, TIMEOUT_MS, snapshot, wait_for_frames
 from .test_offline import wait_until_offline_ready
 from .test_parity import phone_photo
+from .test_user_actions import camera_ids, choose, keeps_classifying, live_devices, open_tracked
 
 # A mid-range Android phone, as Chromium's device emulation describes one.
 PHONE = {
@@ -109,6 +110,49 @@ def test_a_phone_over_https_classifies_its_camera_and_photos_then_works_offline(
     last = snapshot(page)["last"]
     assert (last["height"], last["width"]) == upright.shape[:2]  # turned upright: 640 wide
     assert last["dog"] < BAND[0], last  # a cat (or, by the third answer, "no cat or dog")
+
+
+@pytest.mark.slow
+def test_a_phone_switches_between_its_two_cameras_over_https(
+    trained_project: SmallProject,
+    playwright: Playwright,
+    launch_chromium: Callable[..., Browser],
+    certificate: tuple[Path, Path],
+    tmp_path: Path,
+):
+    """Playwright's own Pixel 7 with a front and a back camera (Chromium's two fake ones): the page
+    opens one, the user taps to the other and back, quickly too; each time exactly the chosen camera
+    is live and the page goes on classifying it."""
+    web_dir = copy_page(tmp_path / "web", trained_project.path / "web" / "models")
+    browser = launch_chromium(cameras=2, args=("--ignore-certificate-errors",))
+    phone = playwright.devices["Pixel 7"]
+    context = browser.new_context(**phone)
+    cert, key = certificate
+    with serve(web_dir, "--certfile", str(cert), "--keyfile", str(key)) as url:
+        assert url.startswith("https://")
+        page = open_tracked(context, url)
+        assert page.evaluate("isSecureContext")
+        assert page.evaluate("navigator.maxTouchPoints") > 0  # the phone's touch screen
+        first, second = camera_ids(page)
+        assert live_devices(page) == [first]
+        # The camera list fits the phone's screen.
+        box = page.locator("#camera-select").bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= phone["viewport"]["width"]
+        for chosen in (second, first):
+            page.locator("#camera-select").select_option(chosen)
+            page.wait_for_function(
+                "id => liveTracks().length === 1 && liveTracks()[0].getSettings().deviceId === id",
+                arg=chosen,
+            )
+            keeps_classifying(page)
+            assert live_devices(page) == [chosen]
+        # Then front, back, front as fast as a thumb can: the last one stays on, alone.
+        choose(page, "#camera-select", second, first, second, while_="opening")
+        page.wait_for_function("() => catDogDebug.snapshot().camera === 'on'")
+        keeps_classifying(page)
+        assert live_devices(page) == [second]
+        assert snapshot(page)["error"] is None
+        assert page.evaluate("document.documentElement.scrollWidth") <= phone["viewport"]["width"]
 
 
 @pytest.mark.slow  # the page needs the small project trained and exported
