@@ -63,7 +63,7 @@ $(INSTALLED): pyproject.toml uv.lock | check-python $(if $(filter $(UV_ENV)/bin/
 	rm -f $(BIN)/.installed*
 	touch $@
 
-web/vendor/.installed: web/package.json web/package-lock.json | check-node
+web/vendor/.installed: web/package.json web/package-lock.json web/wasm/resize.ts | check-node
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $@
 

@@ -262,8 +262,10 @@ async function useModel(id) {
   await loop.stopped();
   if (request !== latest.model) return;
   let loaded;
+  let preprocessor;
   state.loads += 1;
   try {
+    preprocessor = await Preprocessor.create(entry.input);
     loaded = await loadModel(entry, MANIFEST_URL);
   } catch (error) {
     if (request !== latest.model) return;
@@ -280,7 +282,7 @@ async function useModel(id) {
     return;
   }
   const previous = state.model;
-  state.model = { entry, loaded, preprocessor: new Preprocessor(entry.input), users: 0, retired: false };
+  state.model = { entry, loaded, preprocessor, users: 0, retired: false };
   if (previous) retireModel(previous);
   showModel();
   clearError(/model/i);
@@ -390,6 +392,7 @@ function exposeDebugHook() {
         wasmThreads: state.backend === "wasm" ? tf.wasm.getThreadsCount() : null,
         crossOriginIsolated: globalThis.crossOriginIsolated,
         pixels: reader.method,
+        preprocessing: state.model?.preprocessor.engine.name ?? null,
         pixelsFallback: reader.fallbackReason,
         pixelsDrawn: reader.drawn,
         cameraStages,

@@ -1,45 +1,94 @@
-// Training's preprocessing, in plain JS, on RGBA pixels.
+// Training's preprocessing on RGBA pixels, bit for bit.
 //
-// Training (src/cat_dog_classifier/images.py) decodes to 8-bit RGB, converts to grayscale with OpenCV's
-// weights when the model is grayscale, then stretches the WHOLE image to the model's size with cv2.resize
-// INTER_AREA (no crop, aspect ratio not kept), rounding to uint8 after each step. The model takes those uint8
-// values as float 0-255 (its rescaling is a layer inside it). A Preprocessor does the same, into buffers it
-// keeps: a camera frame after the first allocates nothing.
+// Training (src/cat_dog_classifier/images.py) decodes to 8-bit RGB, converts to grayscale with
+// cv2.cvtColor when the model is grayscale, then stretches the WHOLE image to the model's size with
+// cv2.resize INTER_AREA (no crop, aspect ratio not kept). The model takes those uint8 values as float
+// 0-255 (its rescaling is a layer inside it). Both steps are computed as OpenCV computes them: its
+// float32 area sums in their order, its integer paths for whole-number scales and for enlarging.
+// wasm/resize.ts does it with WebAssembly SIMD (about a third of plain JS's time on a camera frame,
+// docs/benchmarks.md); ResizeInJs below is the same arithmetic in plain JS (float32 through
+// Math.fround), for a browser without WebAssembly (Safari's Lockdown Mode), where TF.js runs on its
+// CPU backend. tests/web/test_preprocess.py checks both against OpenCV on every path, to the bit.
 
-// OpenCV's INTER_AREA along one axis, as taps: output o = sum over k < count[o] of
-// weights[o * width + k] * input[first[o] + k].
-function areaTaps(inSize, outSize) {
-  const scale = inSize / outSize;
-  const width = Math.ceil(scale) + 1;
-  const first = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Float64Array(outSize * width);
-  for (let o = 0; o < outSize; o++) {
-    if (scale >= 1) {
-      // Downscaling: average the source pixels the output's box covers, partly covered ones pro rata.
-      const start = o * scale;
-      const end = Math.min(start + scale, inSize);
-      first[o] = Math.floor(start);
-      for (let i = first[o]; i < Math.ceil(end); i++) {
-        weights[o * width + count[o]++] = (Math.min(end, i + 1) - Math.max(start, i)) / (end - start);
-      }
-    } else {
-      // Upscaling: cv2.resize's INTER_AREA branch for enlargement (two taps, area-style fraction).
-      let source = Math.floor((o + 0.5) * scale - 0.5);
-      let fraction = o + 1 - (source + 1) / scale;
-      fraction = fraction <= 0 ? 0 : fraction - Math.floor(fraction);
-      if (source < 0) [source, fraction] = [0, 0];
-      if (source >= inSize - 1) [source, fraction] = [inSize - 1, 0];
-      first[o] = source;
-      weights[o * width] = 1 - fraction;
-      weights[o * width + 1] = fraction;
-      count[o] = fraction > 0 ? 2 : 1;
-    }
-  }
-  return { first, count, weights, width };
+const WASM_URL = new URL("vendor/resize.wasm", import.meta.url);
+let compiled = null; // the module, compiled once for every Preprocessor
+
+function resizeModule() {
+  compiled ??= fetch(WASM_URL)
+    .then((response) => {
+      if (!response.ok) throw new Error(`${WASM_URL.pathname}: HTTP ${response.status} (run npm run build in web/)`);
+      return response.arrayBuffer();
+    })
+    .then((bytes) => WebAssembly.compile(bytes));
+  return compiled;
 }
 
-// cv2.resize writes uint8 through saturate_cast, which rounds half to even.
+/** wasm/resize.ts, instantiated: its own memory, holding the source and the output. */
+async function resizeInWasm() {
+  const instance = await WebAssembly.instantiate(await resizeModule(), {
+    env: {
+      abort: () => {
+        throw new Error("vendor/resize.wasm failed an internal check");
+      },
+    },
+  });
+  const wasm = instance.exports;
+  return {
+    name: "wasm",
+    // The module's memory grows only in fit(), which detaches older views: they are made again then.
+    fit(sourceWidth, sourceHeight, width, height, channels) {
+      wasm.fit(sourceWidth, sourceHeight, width, height, channels);
+      this.input = new Uint8Array(wasm.memory.buffer, wasm.input(), sourceWidth * sourceHeight * 4);
+      this.output = new Float32Array(wasm.memory.buffer, wasm.result(), width * height * channels);
+    },
+    run: () => wasm.run(),
+  };
+}
+
+/** Turns RGBA pixels into one model's input (H x W x C float32 holding uint8 values), as training did. */
+export class Preprocessor {
+  /**
+   * A Preprocessor for a model input `{ height, width, channels }` (channels 1: gray, 3: RGB), in
+   * WebAssembly, or in plain JS where the browser has none (or `engine` is "js").
+   */
+  static async create(input, engine = null) {
+    const js = engine === "js" || typeof WebAssembly !== "object";
+    return new Preprocessor(input, js ? new ResizeInJs() : await resizeInWasm());
+  }
+
+  constructor({ height, width, channels }, engine) {
+    this.height = height;
+    this.width = width;
+    this.channels = channels;
+    this.engine = engine;
+    this.sourceWidth = 0;
+    this.sourceHeight = 0;
+  }
+
+  /** The last run's result (reused by the next run). */
+  get output() {
+    return this.engine.output;
+  }
+
+  /** RGBA bytes of a `sourceWidth` x `sourceHeight` image → the model input (a buffer reused by the next call). */
+  run(rgba, sourceWidth, sourceHeight) {
+    // Tables and buffers depend on the source's size: a camera keeps one, so they are made once.
+    if (sourceWidth !== this.sourceWidth || sourceHeight !== this.sourceHeight) {
+      this.engine.fit(sourceWidth, sourceHeight, this.width, this.height, this.channels);
+      this.sourceWidth = sourceWidth;
+      this.sourceHeight = sourceHeight;
+    }
+    this.engine.input.set(rgba);
+    this.engine.run();
+    return this.engine.output;
+  }
+}
+
+// OpenCV's cv2.COLOR_RGB2GRAY on uint8, fixed point (wasm/resize.ts says the same).
+const GRAY = { r: 9798, g: 19235, b: 3735, shift: 15 };
+const f32 = Math.fround;
+
+// saturate_cast<uchar>(float): rounded to nearest, ties to even, then clamped.
 function toUint8(value) {
   const floor = Math.floor(value);
   const diff = value - floor;
@@ -47,86 +96,180 @@ function toUint8(value) {
   return rounded < 0 ? 0 : rounded > 255 ? 255 : rounded;
 }
 
-/** Turns RGBA pixels into one model's input (H x W x C float32 holding uint8 values), as training did. */
-export class Preprocessor {
-  constructor({ height, width, channels }) {
-    this.height = height;
-    this.width = width;
-    this.channels = channels;
-    this.output = new Float32Array(height * width * channels);
-    this.sourceWidth = 0;
-    this.sourceHeight = 0;
+// computeResizeAreaTab, grouped by target: target t adds source first[t] + k times weights[t][k].
+function areaTable(sourceSize, size, scale) {
+  const first = new Int32Array(size);
+  const count = new Int32Array(size);
+  const weights = [];
+  for (let target = 0; target < size; target++) {
+    const start = target * scale;
+    const end = start + scale;
+    const cell = Math.min(scale, sourceSize - start);
+    let low = Math.ceil(start);
+    const high = Math.min(Math.floor(end), sourceSize - 1);
+    low = Math.min(low, high);
+    const terms = [];
+    first[target] = low;
+    if (low - start > 1e-3) {
+      first[target] = low - 1;
+      terms.push(f32((low - start) / cell));
+    }
+    for (let source = low; source < high; source++) terms.push(f32(1 / cell));
+    if (end - high > 1e-3) terms.push(f32(Math.min(Math.min(end - high, 1), cell) / cell));
+    count[target] = terms.length;
+    weights.push(Float32Array.from(terms));
+  }
+  return { first, count, weights };
+}
+
+// The linear path's first source index and two fixed-point weights (11 bits) per target.
+function linearTable(sourceSize, size) {
+  const inverse = size / sourceSize;
+  const scale = 1 / inverse;
+  const first = new Int32Array(size);
+  const weights = new Int32Array(size * 2);
+  for (let target = 0; target < size; target++) {
+    let source = Math.floor(target * scale);
+    let fraction = f32(target + 1 - (source + 1) * inverse);
+    fraction = fraction <= 0 ? 0 : f32(fraction - Math.floor(fraction));
+    if (source >= sourceSize - 1) {
+      fraction = 0;
+      source = sourceSize - 1;
+    }
+    first[target] = source;
+    weights[target * 2] = toEven(f32(1 - fraction) * 2048);
+    weights[target * 2 + 1] = toEven(fraction * 2048);
+  }
+  return { first, weights };
+}
+
+function toEven(value) {
+  const floor = Math.floor(value);
+  const diff = value - floor;
+  return diff > 0.5 || (diff === 0.5 && floor % 2 !== 0) ? floor + 1 : floor;
+}
+
+/** wasm/resize.ts in plain JS: float32 operations through Math.fround, in OpenCV's order. */
+class ResizeInJs {
+  constructor() {
+    this.name = "js";
   }
 
-  // Buffers and taps depend on the source's size: a camera keeps one, so they are made once.
-  fitSource(sourceWidth, sourceHeight) {
-    if (sourceWidth === this.sourceWidth && sourceHeight === this.sourceHeight) return;
-    this.sourceWidth = sourceWidth;
-    this.sourceHeight = sourceHeight;
-    this.gray = this.channels === 1 ? new Uint8Array(sourceWidth * sourceHeight) : null;
-    this.narrow = new Float64Array(sourceHeight * this.width * this.channels);
-    this.columns = areaTaps(sourceWidth, this.width);
-    this.rows = areaTaps(sourceHeight, this.height);
+  fit(sourceWidth, sourceHeight, width, height, channels) {
+    Object.assign(this, { sourceWidth, sourceHeight, width, height, channels });
+    this.input = new Uint8Array(sourceWidth * sourceHeight * 4);
+    this.output = new Float32Array(width * height * channels);
+    this.gray = channels === 1 ? new Uint8Array(sourceWidth * sourceHeight) : null;
+    const scaleX = 1 / (width / sourceWidth);
+    const scaleY = 1 / (height / sourceHeight);
+    const whole = (scale) => Math.abs(scale - Math.round(scale)) < Number.EPSILON;
+    if (scaleX >= 1 && scaleY >= 1) {
+      this.mode = whole(scaleX) && whole(scaleY) ? "area-fast" : "area";
+      if (this.mode === "area") {
+        this.columns = areaTable(sourceWidth, width, scaleX);
+        this.rows = areaTable(sourceHeight, height, scaleY);
+        this.row = new Float32Array(width * channels);
+        this.sum = new Float32Array(width * channels);
+      }
+    } else {
+      this.mode = "linear";
+      this.columns = linearTable(sourceWidth, width);
+      this.rows = linearTable(sourceHeight, height);
+      this.rowA = new Int32Array(width * channels);
+      this.rowB = new Int32Array(width * channels);
+    }
   }
 
-  /** RGBA bytes of a `sourceWidth` x `sourceHeight` image → the model input (a buffer reused by the next call). */
-  run(rgba, sourceWidth, sourceHeight) {
-    this.fitSource(sourceWidth, sourceHeight);
-    const { channels, width, height, output } = this;
-    const pixels = sourceWidth * sourceHeight;
-    const gray = this.gray;
-    if (channels === 1) {
-      for (let p = 0, q = 0; p < pixels; p++, q += 4) {
-        // cv2.COLOR_RGB2GRAY on uint8 is fixed point: (4899 R + 9617 G + 1868 B + 2^13) >> 14.
-        gray[p] = (4899 * rgba[q] + 9617 * rgba[q + 1] + 1868 * rgba[q + 2] + 8192) >> 14;
-      }
+  run() {
+    if (this.channels === 1) this.toGray();
+    if (this.mode === "area") this.area();
+    else if (this.mode === "area-fast") this.areaFast();
+    else this.linear();
+  }
+
+  toGray() {
+    const { input, gray } = this;
+    for (let p = 0, q = 0; p < gray.length; p++, q += 4) {
+      const value = GRAY.r * input[q] + GRAY.g * input[q + 1] + GRAY.b * input[q + 2];
+      gray[p] = (value + (1 << (GRAY.shift - 1))) >> GRAY.shift;
     }
-    // Columns first, then rows, in floating point: OpenCV rounds only once, at the end.
-    const narrow = this.narrow;
-    const { first: colFirst, count: colCount, weights: colWeights, width: colWidth } = this.columns;
-    const rowStride = width * channels;
-    for (let y = 0; y < sourceHeight; y++) {
-      const rowStart = y * sourceWidth;
-      for (let x = 0; x < width; x++) {
-        const tapStart = x * colWidth;
-        const taps = colCount[x];
-        if (channels === 1) {
-          // Gray: from its own plane.
-          let sum = 0;
-          let at = rowStart + colFirst[x];
-          for (let k = 0; k < taps; k++, at++) sum += colWeights[tapStart + k] * gray[at];
-          narrow[y * rowStride + x] = sum;
-          continue;
+  }
+
+  // A source pixel's channel c.
+  channel(y, x, c) {
+    return this.channels === 1 ? this.gray[y * this.sourceWidth + x] : this.input[(y * this.sourceWidth + x) * 4 + c];
+  }
+
+  // ResizeArea_Invoker: each source row resized across, then weighted into the target row's sums.
+  area() {
+    const { columns, rows, row, sum, width, channels, output } = this;
+    const stride = width * channels;
+    let previousSource = -1;
+    for (let y = 0; y < this.height; y++) {
+      for (let k = 0; k < rows.count[y]; k++) {
+        const source = rows.first[y] + k;
+        if (source !== previousSource) {
+          for (let x = 0; x < width; x++) {
+            for (let c = 0; c < channels; c++) {
+              let total = 0;
+              for (let i = 0; i < columns.count[x]; i++) {
+                total = f32(total + f32(this.channel(source, columns.first[x] + i, c) * columns.weights[x][i]));
+              }
+              row[x * channels + c] = total;
+            }
+          }
+          previousSource = source;
         }
-        // RGB: straight from RGBA, the three channels in one pass over the taps (each channel's
-        // sum adds its terms in the same order as a pass per channel would: the same bits).
-        let r = 0;
-        let g = 0;
-        let b = 0;
-        let at = (rowStart + colFirst[x]) * 4;
-        for (let k = 0; k < taps; k++, at += 4) {
-          const weight = colWeights[tapStart + k];
-          r += weight * rgba[at];
-          g += weight * rgba[at + 1];
-          b += weight * rgba[at + 2];
-        }
-        const to = y * rowStride + x * 3;
-        narrow[to] = r;
-        narrow[to + 1] = g;
-        narrow[to + 2] = b;
+        const beta = rows.weights[y][k];
+        for (let j = 0; j < stride; j++) sum[j] = k === 0 ? f32(beta * row[j]) : f32(sum[j] + f32(beta * row[j]));
       }
+      for (let j = 0; j < stride; j++) output[y * stride + j] = toUint8(sum[j]);
     }
-    const { first: rowFirst, count: rowCount, weights: rowWeights, width: rowWidth } = this.rows;
+  }
+
+  // resizeAreaFast_: whole-number scales average whole blocks in integers.
+  areaFast() {
+    const { width, height, channels, output } = this;
+    const scaleX = this.sourceWidth / width;
+    const scaleY = this.sourceHeight / height;
+    const count = scaleX * scaleY;
+    const inverse = f32(1 / count);
     for (let y = 0; y < height; y++) {
-      const tapStart = y * rowWidth;
-      const taps = rowCount[y];
-      const base = rowFirst[y] * rowStride;
-      for (let j = 0; j < rowStride; j++) {
-        let sum = 0;
-        for (let k = 0; k < taps; k++) sum += rowWeights[tapStart + k] * narrow[base + k * rowStride + j];
-        output[y * rowStride + j] = toUint8(sum);
+      for (let x = 0; x < width; x++) {
+        for (let c = 0; c < channels; c++) {
+          let total = 0;
+          for (let dy = 0; dy < scaleY; dy++) {
+            for (let dx = 0; dx < scaleX; dx++) total += this.channel(y * scaleY + dy, x * scaleX + dx, c);
+          }
+          output[(y * width + x) * channels + c] = count === 4 ? (total + 2) >> 2 : toUint8(f32(total * inverse));
+        }
       }
     }
-    return output;
+  }
+
+  // HResizeLinear + VResizeLinear in fixed point, the vertical step as OpenCV's vector code does it.
+  linear() {
+    const { columns, rows, rowA, rowB, width, height, channels, output } = this;
+    const across = (y, into) => {
+      for (let x = 0; x < width; x++) {
+        const source = columns.first[x];
+        const next = Math.min(source + 1, this.sourceWidth - 1);
+        for (let c = 0; c < channels; c++) {
+          into[x * channels + c] =
+            this.channel(y, source, c) * columns.weights[x * 2] + this.channel(y, next, c) * columns.weights[x * 2 + 1];
+        }
+      }
+    };
+    const mulHigh = (a, b) => (a * b) >> 16;
+    for (let y = 0; y < height; y++) {
+      across(Math.min(rows.first[y], this.sourceHeight - 1), rowA);
+      across(Math.min(rows.first[y] + 1, this.sourceHeight - 1), rowB);
+      const b0 = rows.weights[y * 2];
+      const b1 = rows.weights[y * 2 + 1];
+      for (let j = 0; j < width * channels; j++) {
+        const value = (mulHigh(rowA[j] >> 4, b0) + mulHigh(rowB[j] >> 4, b1) + 2) >> 2;
+        output[y * width * channels + j] = value < 0 ? 0 : value > 255 ? 255 : value;
+      }
+    }
   }
 }

@@ -33,7 +33,7 @@ WEB_DIR = Path(__file__).resolve().parent
 PAGE_FOLDERS = {
     "": {".html", ".js", ".css", ".webmanifest"},
     "icons": {".png"},
-    "vendor": {".js", ".wasm"},  # TF.js, copied from node_modules by `npm run build`
+    "vendor": {".js", ".wasm"},  # TF.js and wasm/resize.ts compiled, by `npm run build`
     "models": {".json", ".bin"},  # the export pipeline's output
 }
 

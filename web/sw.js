@@ -50,6 +50,7 @@ const PAGE_FILES = [
   "vendor/tfjs-backend-wasm.wasm",
   "vendor/tfjs-backend-wasm-simd.wasm",
   "vendor/tfjs-backend-wasm-threaded-simd.wasm",
+  "vendor/resize.wasm",
 ];
 
 const scope = new URL(self.registration.scope);

@@ -91,20 +91,29 @@ def test_without_webgl_or_wasm_the_page_falls_back(
     served_page: ServedPage, launch_chromium: Callable[..., Browser], samples_dir: Path
 ):
     no_webgl = launch_chromium(samples_dir / "dog/dog.jpeg", args=("--disable-webgl",))
-    page = open_page(no_webgl, served_page.url)
+    page = open_page(no_webgl, f"{served_page.url}?model=cnn")
     wait_for_frames(page, 2)
-    assert snapshot(page)["renderer"] is None
-    assert snapshot(page)["backend"] == "wasm"
+    with_wasm = snapshot(page)
+    assert with_wasm["renderer"] is None
+    assert with_wasm["backend"] == "wasm"
+    assert with_wasm["preprocessing"] == "wasm"
 
-    # No WASM binary to be had (and no service worker to answer for the network): the CPU backend.
+    # No WebAssembly at all (as in Safari's Lockdown Mode; no service worker either): TF.js's CPU
+    # backend, and the preprocessing in plain JS.
     context = no_webgl.new_context(service_workers="block")
-    context.route("**/*.wasm", lambda route: route.fulfill(status=404))
+    context.add_init_script("delete globalThis.WebAssembly")
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{served_page.url}?model=cnn")
     wait_for_frames(page, 2)
-    assert snapshot(page)["backend"] == "cpu"
+    assert page.evaluate("typeof WebAssembly") == "undefined"
+    without_wasm = snapshot(page)
+    assert without_wasm["backend"] == "cpu"
+    assert without_wasm["preprocessing"] == "js"
     expect(page.locator("#status")).to_have_text("Ready on cpu")
+    # The same camera picture, the same input to the bit: the same answer, but for the backends'
+    # float arithmetic.
+    assert without_wasm["last"]["dog"] == pytest.approx(with_wasm["last"]["dog"], abs=1e-4)
 
 
 @pytest.mark.slow
