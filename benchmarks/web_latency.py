@@ -33,6 +33,7 @@ into the convolutions (`transfer_<size>_unfolded`), measured in the same run rig
 """
 
 import argparse
+import base64
 import json
 import os
 import platform
@@ -120,6 +121,37 @@ def model_latencies(page: Page, values: list[float], frames: int, warmup: int) -
             return times;
         }""",
         [values, frames, warmup],
+    )
+
+
+def preprocessing_times(page: Page, frame: np.ndarray, entry: dict, runs: int) -> dict:
+    """Median milliseconds to turn one RGB camera frame into the entry's input, per engine of
+    web/preprocess.js (WebAssembly, and the plain JS of browsers without it), taken in turn."""
+    rgba = np.dstack([frame, np.full(frame.shape[:2], 255, np.uint8)])
+    return page.evaluate(
+        """async ([data, width, height, input, runs]) => {
+            const { Preprocessor } = await import("./preprocess.js");
+            const rgba = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const engines = { wasm: await Preprocessor.create(input, "wasm"),
+                              js: await Preprocessor.create(input, "js") };
+            const times = { wasm: [], js: [] };
+            for (let i = 0; i < 20 + runs; i++) {
+                for (const [name, preprocessor] of Object.entries(engines)) {
+                    const start = performance.now();
+                    preprocessor.run(rgba, width, height);
+                    if (i >= 20) times[name].push(performance.now() - start);
+                }
+            }
+            const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+            return { wasm: median(times.wasm), js: median(times.js), runs };
+        }""",
+        [
+            base64.b64encode(rgba.tobytes()).decode(),
+            frame.shape[1],
+            frame.shape[0],
+            {key: entry["input"][key] for key in ("height", "width", "channels")},
+            runs,
+        ],
     )
 
 
@@ -377,6 +409,9 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
     if isinstance(page, str):
         return {"error": page}
     model_ms = model_latencies(page, values, args.frames, args.warmup)
+    camera = cv2.resize(cv2.imread(str(args.photo)), (640, 480), interpolation=cv2.INTER_AREA)
+    frame = cv2.cvtColor(camera, cv2.COLOR_BGR2RGB)  # the fake camera's picture
+    preprocessing = preprocessing_times(page, frame, entry, args.frames)
     kernels = kernel_times(page, entry, args.kernel_runs) if args.kernel_runs else None
     page.context.close()
     page = open_page(browser, url)  # camera on, the default interval
@@ -389,6 +424,7 @@ def measure_model(browser: Browser, base: str, entry: dict, backend: str, args) 
         "live_p95": float(np.percentile(live_ms, 95)),
         "fps": rate,
         "stages": stages,
+        "preprocessing": preprocessing,
     }
     if kernels:
         result["kernels"] = kernels
@@ -446,6 +482,22 @@ def kernel_lines(rows: list[tuple[dict, str, dict]]) -> list[str]:
             f" all kernels {total:.2f} ms of a profiled run's {wall:.2f} ms.",
             "",
         ]
+    return lines
+
+
+def preprocessing_lines(rows: list[tuple[dict, str, dict]]) -> list[str]:
+    """Preprocessing alone, per engine: what the WebAssembly buys."""
+    lines = []
+    for entry, backend, result in rows:
+        if "preprocessing" in result:
+            times = result["preprocessing"]
+            lines += [
+                f"Preprocessing alone, {entry['id']} on {backend} (the 640x480 camera frame to"
+                f" its input, median of {times['runs']} runs of each, taken in turn):"
+                f" WebAssembly {times['wasm']:.2f} ms, plain JS {times['js']:.2f} ms"
+                f" ({times['js'] / times['wasm']:.1f}x).",
+                "",
+            ]
     return lines
 
 
@@ -558,6 +610,7 @@ def main() -> None:
             *table(rows),
             "",
             *kernel_lines(rows),
+            *preprocessing_lines(rows),
             *heap_kinds(rows),
         ]
     )
