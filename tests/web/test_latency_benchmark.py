@@ -45,3 +45,8 @@ def test_the_latency_benchmark_writes_its_table(
     # Where the model's time goes: the study's CNN is its convolutions, most of all.
     kernels = re.search(r"Kernels, cnn on wasm \(tf.profile[^:]*: (\w+) ([\d.]+) ms", report)
     assert kernels and kernels.group(1) == "FusedConv2D", report
+    # Preprocessing alone, per engine, in turn: both measured, WebAssembly the faster.
+    engines = re.search(
+        r"Preprocessing alone, cnn .*: WebAssembly ([\d.]+) ms, plain JS ([\d.]+)", report
+    )
+    assert engines and 0 < float(engines.group(1)) < float(engines.group(2)), report
