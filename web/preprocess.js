@@ -204,16 +204,23 @@ class ResizeInJs {
   area() {
     const { columns, rows, row, sum, width, channels, output } = this;
     const stride = width * channels;
+    // Gray pixels from their plane, RGB ones from RGBA.
+    const pixels = channels === 1 ? this.gray : this.input;
+    const step = channels === 1 ? 1 : 4;
     let previousSource = -1;
     for (let y = 0; y < this.height; y++) {
       for (let k = 0; k < rows.count[y]; k++) {
         const source = rows.first[y] + k;
         if (source !== previousSource) {
+          const rowStart = source * this.sourceWidth;
           for (let x = 0; x < width; x++) {
+            const weights = columns.weights[x];
+            const taps = columns.count[x];
+            const start = (rowStart + columns.first[x]) * step;
             for (let c = 0; c < channels; c++) {
               let total = 0;
-              for (let i = 0; i < columns.count[x]; i++) {
-                total = f32(total + f32(this.channel(source, columns.first[x] + i, c) * columns.weights[x][i]));
+              for (let i = 0, at = start + c; i < taps; i++, at += step) {
+                total = f32(total + f32(pixels[at] * weights[i]));
               }
               row[x * channels + c] = total;
             }
