@@ -16,6 +16,7 @@ import {
   showMessage,
   ui,
 } from "./view.js";
+import { SteadyAnswer } from "./evidence.js";
 
 const tf = globalThis.tf;
 const MANIFEST_URL = new URL("models/manifest.json", document.baseURI);
@@ -35,7 +36,7 @@ const state = {
   photo: null, // the photo shown: { data, width, height, name }
   shown: 0, // the number of the request (latest.source) whose camera or photo is shown
   classified: 0, // camera frames and photos
-  last: { label: null, dog: NaN, neither: null, ms: NaN, source: null, width: 0, height: 0, model: null },
+  last: { label: null, frameLabel: null, dog: NaN, neither: null, ms: NaN, source: null, width: 0, height: 0, model: null },
   error: null,
 };
 // The latest request wins. Each request for what is shown (a camera opening, a photo) or for the model
@@ -45,6 +46,7 @@ const state = {
 const latest = { source: 0, model: 0 };
 const reader = new FrameReader();
 const view = new ResultView();
+const steady = new SteadyAnswer();
 const loop = new FrameLoop(ui.preview, classifyCameraFrame, {
   minIntervalMs: settings.intervalMs,
   onError: (error) => fail(`Classification failed: ${error.message}`),
@@ -96,9 +98,12 @@ async function classifyPixels(pixels, width, height, source, started, request) {
     const { dog, neither } = await predict(model.loaded, input);
     if (request !== state.shown) return;
     const showStart = performance.now();
-    const label = labelFor(dog, neither, model.loaded.neitherThreshold, settings);
+    const frameLabel = labelFor(dog, neither, model.loaded.neitherThreshold, settings);
+    // The camera's answer is its last frames' (evidence.js); a photo's is its own.
+    const label = source === "camera" ? steady.add(frameLabel, showStart) : frameLabel;
     const last = state.last;
     last.label = label;
+    last.frameLabel = frameLabel;
     last.dog = dog;
     last.neither = neither;
     last.ms = performance.now() - started;
@@ -175,6 +180,7 @@ async function startCamera(deviceId) {
   ui.photo.hidden = true;
   clearError(/camera/i);
   loop.newSource();
+  steady.reset();
   resumeLoop();
   await showCameras();
 }
@@ -283,6 +289,7 @@ async function useModel(id) {
   }
   const previous = state.model;
   state.model = { entry, loaded, preprocessor, users: 0, retired: false };
+  steady.reset(); // the last frames' answers were another model's
   if (previous) retireModel(previous);
   showModel();
   clearError(/model/i);
@@ -346,6 +353,7 @@ function bindSettings() {
         return;
       }
       Object.assign(settings, band);
+      steady.reset(); // answers by another band
       view.showBand(settings);
     });
   }

@@ -37,6 +37,7 @@ const PAGE_FILES = [
   "app.js",
   "camera.js",
   "classifier.js",
+  "evidence.js",
   "frames.js",
   "loop.js",
   "preprocess.js",

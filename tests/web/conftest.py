@@ -18,9 +18,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+import yaml
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.conftest import PROJECT_ROOT, SmallProject
+
+from .pages import (
+    TIMEOUT_MS,
+    TOLERANCE,
+    frame_pixels,
+    sample_photos,
+    training_input,
+    training_pixels,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -183,3 +193,113 @@ def keras_models(trained_project: SmallProject) -> dict:
 
     models = trained_project.path / "data" / "06_models" / "variants"
     return {path.stem: keras.saving.load_model(path) for path in models.glob("*.keras")}
+
+
+@pytest.fixture(scope="module")
+def module_page(playwright: Playwright) -> Iterator[Page]:
+    """The page as checked out (no models needed), for a module's tests of its JS modules."""
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--disable-gpu"]
+    )
+    with serve(PROJECT_ROOT / "web") as url:
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(f"{url}?camera=off")
+        yield page
+    browser.close()
+
+
+# The third answer on a model the small project trains (test_neither.py says why `cnn`).
+VARIANT = "cnn"
+
+
+# The page's camera path against training's preprocessing of the same frame: a pixel may differ by
+# up to two levels (test_camera.py), which moved P(dog) by up to 0.003.
+CAMERA_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class NeitherExport:
+    page: ServedPage
+    keras_scores: dict[str, tuple[float, float]]  # photo name -> Keras's (P(dog), neither_score)
+    other_video: Path  # the camera showing a photo of something else, scoring above the threshold
+    pet_video: Path  # the camera showing a pet, scoring below it
+
+
+def widest_split(scores: dict[Path, float]) -> tuple[Path, Path]:
+    """The "other" photo and the pet photo that score highest above it: a threshold between the
+    two says "No cat or dog" for the one and not for the other."""
+    others = [photo for photo in scores if photo.parent.name == "other"]
+    pets = [photo for photo in scores if photo.parent.name != "other"]
+    pairs = [(o, p) for o in others for p in pets if scores[o] > scores[p]]
+    assert pairs, f"every photo of something else scores below every pet: {scores}"
+    return max(pairs, key=lambda pair: scores[pair[0]] - scores[pair[1]])
+
+
+@pytest.fixture(scope="session")
+def neither_export(
+    trained_project: SmallProject,
+    tmp_path_factory: pytest.TempPathFactory,
+    samples_dir: Path,
+) -> Iterator[NeitherExport]:
+    """The page serving the test project's `cnn` with a third answer, as the export writes it."""
+    import keras  # noqa: PLC0415 (TensorFlow only where it runs)
+
+    from cat_dog_classifier.model_files import model_md5  # noqa: PLC0415
+    from cat_dog_classifier.neither import fit_detector, with_neither_output  # noqa: PLC0415
+    from cat_dog_classifier.pipelines.export.nodes import export_tfjs_models  # noqa: PLC0415
+
+    project = trained_project.path
+    parameters = yaml.safe_load((project / "conf/base/parameters_train.yml").read_text())
+    settings = parameters["variants"]["transfer"]["neither"]  # the project's detector settings
+    decision = json.loads((project / "data/08_reporting/champion.json").read_text())
+    record = decision["candidates"][VARIANT]
+    model = keras.saving.load_model(project / f"data/06_models/variants/{VARIANT}.keras")
+    with np.load(project / "data/05_model_input/gray100.npz") as sets:
+        detector = fit_detector(model, dict(sets), settings)
+    with_neither = with_neither_output(model, detector)
+
+    def keras_outputs(images: list[np.ndarray]) -> tuple[list[float], list[float]]:
+        outputs = with_neither.predict(np.stack(images).astype("float32"), verbose=0)
+        dog, neither = outputs["dog_probability"].ravel(), outputs["neither_score"].ravel()
+        return dog.tolist(), neither.tolist()
+
+    scratch = tmp_path_factory.mktemp("neither")
+    photos = sample_photos(samples_dir)
+    dog, neither = keras_outputs([training_input(photo, record) for photo in photos])
+    # Every photo stretched to the camera's 640x480 (the page stretches it to the model's input
+    # anyway): videos of one size, which test_evidence.py plays one after another.
+    videos = {
+        photo: write_y4m(photo, scratch / f"{photo.stem}.y4m", (640, 480)) for photo in photos
+    }
+    frames = [training_pixels(frame_pixels(y4m_rgb(v), record), record) for v in videos.values()]
+    _, camera_neither = keras_outputs(frames)
+    scores = dict(zip(photos, camera_neither, strict=True))
+    other, pet = widest_split(scores)
+    assert scores[other] - scores[pet] > 2 * (CAMERA_TOLERANCE + TOLERANCE["none"])
+    threshold = (scores[other] + scores[pet]) / 2
+
+    model_file = scratch / f"{VARIANT}.keras"
+    with_neither.save(model_file)
+    model_bytes = model_file.read_bytes()
+    exported = {
+        **record,
+        "id": VARIANT,
+        "aliases": [],
+        "model_md5": model_md5(model_bytes),
+        "neither": {"output": "neither_score", "threshold": threshold},
+    }
+    # float32, as `transfer`, the variant with the third answer, ships (float16 moved this
+    # detector's score by up to 0.01: chelsea.png 0.258 against Keras's 0.248).
+    files = export_tfjs_models([exported], b"", [], **{VARIANT: model_bytes})
+    models = scratch / "models"
+    for name, data in files.items():
+        (models / name).parent.mkdir(parents=True, exist_ok=True)
+        (models / name).write_bytes(data)
+    web_dir = copy_page(scratch / "web", models)
+    with serve(web_dir) as url:
+        manifest = json.loads((models / "manifest.json").read_text())
+        pairs = zip(photos, dog, neither, strict=True)
+        keras_scores = {photo.name: (d, n) for photo, d, n in pairs}
+        page = ServedPage(url, web_dir, manifest)
+        yield NeitherExport(page, keras_scores, videos[other], videos[pet])

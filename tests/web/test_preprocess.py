@@ -4,17 +4,13 @@ and enlarging (a photo smaller than the model's input: PetImages' own 180x180 th
 and gray, one Preprocessor taking one size after another as a camera or dropped photos give them."""
 
 import base64
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Page, Playwright
+from playwright.sync_api import Page
 
 from cat_dog_classifier.images import resize
-
-from .conftest import CHROMIUM, CHROMIUM_ARGS, PROJECT_ROOT, serve
-from .pages import TIMEOUT_MS
 
 # (source width, source height): what each takes through cv2.resize's INTER_AREA.
 SOURCES = [
@@ -65,25 +61,11 @@ def training(rgb: np.ndarray, model_input: tuple[int, int, int]) -> np.ndarray:
     return resize(pixels, height, width, "area").reshape(height, width, channels)
 
 
-@pytest.fixture(scope="module")
-def page(playwright: Playwright) -> Iterator[Page]:
-    """The page's origin (web/ as checked out, no models needed), for its modules."""
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, "--disable-gpu"]
-    )
-    with serve(PROJECT_ROOT / "web") as url:
-        page = browser.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        page.goto(f"{url}?camera=off")
-        yield page
-    browser.close()
-
-
 @pytest.mark.parametrize("engine", ["wasm", "js"])
 @pytest.mark.parametrize("model", INPUTS)
 @pytest.mark.parametrize("source", SOURCES, ids=lambda size: "x".join(map(str, size)))
 def test_the_page_preprocesses_as_training_does_to_the_bit(
-    page: Page, model: str, source: tuple[int, int], engine: str
+    module_page: Page, model: str, source: tuple[int, int], engine: str
 ):
     """WebAssembly (what browsers run), and plain JS (browsers without WebAssembly)."""
     width, height = source
@@ -91,7 +73,7 @@ def test_the_page_preprocesses_as_training_does_to_the_bit(
     noise = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
     # Noise puts every pixel's sum anywhere; a blurred image gives a photo's smooth sums and ties.
     for rgb in (noise, cv2.GaussianBlur(noise, (9, 9), 3)):
-        ours = preprocess(page, rgb, INPUTS[model], engine)
+        ours = preprocess(module_page, rgb, INPUTS[model], engine)
         theirs = training(rgb, INPUTS[model])
         assert np.ptp(theirs) > 10  # a real image's range, not a constant
         differing = np.count_nonzero(ours != theirs)
