@@ -303,9 +303,15 @@ def test_a_local_override_reruns_exactly_the_stages_that_read_it(project: Path):
         "variants:\n  cnn:\n    training:\n      epochs: 2\n"
     )
     assert "config" in dvc(project, "status")
+    model = lock_md5(project, "data/06_models/variants/cnn.keras")
     output = dvc(project, "repro")
 
-    assert ran_stages(output) == ["config", "train@cnn", "evaluate@cnn", "champion", "export"]
+    # The history changes, so evaluation reruns; the model file is the same bytes when the best
+    # epoch of the first run was among the first two (on the small source, it is the first), and
+    # then nothing after evaluation reruns: its outputs are what they were.
+    retrained = lock_md5(project, "data/06_models/variants/cnn.keras") != model
+    after = ["champion", "export"] if retrained else []
+    assert ran_stages(output) == ["config", "train@cnn", "evaluate@cnn", *after]
     history = json.loads((project / "data/08_reporting/training_history/cnn.json").read_text())
     assert [row["epoch"] for row in history] == [1, 2]
     lock = yaml.safe_load((project / "dvc.lock").read_text())
@@ -397,10 +403,14 @@ def test_checking_out_an_earlier_dvc_lock_restores_its_web_models(project: Path)
     assert tree_digest(project / "web/models") != before  # the champion alone now
     git_commit_all(project, "ship the champion alone")
 
+    lineage = (project / "web/models" / LINEAGE).read_bytes()
     subprocess.run(["git", "checkout", "-q", "HEAD~1"], cwd=project, check=True)
     dvc(project, "checkout")
 
     assert tree_digest(project / "web/models") == before
+    # DVC leaves alone the file it ignores: the registry's view of the models exported last,
+    # by MD5, which the page finds the champion in still.
+    assert (project / "web/models" / LINEAGE).read_bytes() == lineage
     assert_web_models_match_dvc_lock(project)
 
 
