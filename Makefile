@@ -32,7 +32,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help check-python check-node install run train test test-fast viz lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
+.PHONY: help check-python check-node install run train verify test test-fast viz lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ run: install ## The main job: `dvc repro` (fetch, ingest, preprocess, train and 
 
 train: install ## Only the training pipeline, all variants: kedro run --pipelines train
 	kedro run --pipelines train
+
+verify: install ## A fresh clone of HEAD runs `dvc repro --force`: per stage, does it match dvc.lock byte for byte?
+	python benchmarks/verify.py
 
 test: install $(CHROMIUM) ## Lint, then the whole test suite (what CI runs)
 	ruff check .

@@ -20,6 +20,10 @@ import { SteadyAnswer } from "./evidence.js";
 
 const tf = globalThis.tf;
 const MANIFEST_URL = new URL("models/manifest.json", document.baseURI);
+// Each model's registry version, runs and commit, by model MD5: beside the manifest, not in it (DVC
+// tracks the manifest, and another MLflow store numbers these otherwise). Missing (offline, after a
+// `dvc pull`), they show as unknown.
+const LINEAGE_URL = new URL("models/lineage.json", document.baseURI);
 const { settings, notes } = readSettings(new URLSearchParams(location.search));
 
 const state = {
@@ -325,6 +329,10 @@ async function loadManifest() {
   }
   const manifest = await response.json();
   if (!manifest.models?.length) throw new Error(`${MANIFEST_URL.pathname} lists no model`);
+  const lineage = await fetch(LINEAGE_URL, { cache: "no-cache" })
+    .then((answer) => (answer.ok ? answer.json() : {}))
+    .catch(() => ({}));
+  for (const entry of manifest.models) Object.assign(entry, lineage[entry.model_md5]);
   return manifest;
 }
 

@@ -155,7 +155,7 @@ export function describeModel(entry) {
   const accuracy = entry.metrics?.test_accuracy;
   const parts = [
     `${entry.variant}`,
-    `${entry.registered_model_name} v${entry.version}`,
+    `${entry.registered_model_name}${entry.version ? ` v${entry.version}` : ""}`,
     entry.aliases.length ? `@${entry.aliases.join(", @")}` : null,
     accuracy === undefined ? "test accuracy n/a" : `test accuracy ${(accuracy * 100).toFixed(1)}%`,
     `${entry.input.width}x${entry.input.height} ${entry.input.color_mode}`,
@@ -181,5 +181,5 @@ export function describeLineage(entry) {
 
 export function modelOption(entry) {
   const aliases = entry.aliases.length ? ` @${entry.aliases.join(",@")}` : "";
-  return new Option(`${entry.variant} v${entry.version}${aliases}`, entry.id);
+  return new Option(`${entry.variant}${entry.version ? ` v${entry.version}` : ""}${aliases}`, entry.id);
 }

@@ -1,17 +1,30 @@
 """Where a run's results come from: the git commit of the code and the DVC hash of the data.
 
-Two hops from any model the page serves back to its origin: the manifest names the registry
-version and the MLflow runs; those runs carry these tags.
+Two hops from any model the page serves back to its origin: the export names the registry version
+and the MLflow runs of each model (web/models/lineage.json); those runs carry these tags.
 """
 
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 # During `dvc repro`, DVC rewrites dvc.lock after each stage: that change is not the code's.
 _NOT_CODE = ("dvc.lock",)
+
+# What one run, or the MLflow store it logs to, hands out: another run of the same code on the same
+# data gets others (new run ids; registry versions numbered in the order a store registered them;
+# the commit, which is never the one that records the dvc.lock of its run). MLflow keeps them; the
+# outputs DVC tracks leave them out, so that a rerun rewrites them byte for byte. What identifies a
+# model there is its content: its MD5, the data hash, the split fingerprint.
+RUN_IDENTITIES = ("version", "registered_run_id", "training_run_id", "git_commit", "git_dirty")
+
+
+def by_content(record: dict[str, Any]) -> dict[str, Any]:
+    """A model's record without the identities of its runs and store (RUN_IDENTITIES)."""
+    return {key: value for key, value in record.items() if key not in RUN_IDENTITIES}
 
 
 def git_state(project_path: Path) -> dict[str, str]:

@@ -155,6 +155,17 @@ def find_training_run(variant: str, md5: str) -> Run | None:
     return runs[0] if runs else None
 
 
+def epoch_figures(variant: str, md5: str, name: str) -> list[float]:
+    """A figure the training run of this model file logged per epoch, in epoch order (empty when
+    the store does not know the run): `images_per_second` lives there only, not in the history DVC
+    tracks."""
+    run = find_training_run(variant, md5)
+    if run is None:
+        return []
+    history = MlflowClient().get_metric_history(run.info.run_id, name)
+    return [metric.value for metric in sorted(history, key=lambda metric: metric.step)]
+
+
 _LINEAGE_TAGS = ("training_run_id", "git_commit", "git_dirty", "data_md5")
 
 

@@ -54,8 +54,13 @@ class ServedPage:
     def entry(self, model_id: str) -> dict:
         return next(m for m in self.manifest["models"] if m["id"] == model_id)
 
+    def lineage(self, model_id: str) -> dict:
+        """The registry's view of a model, as exported beside the manifest (models/lineage.json)."""
+        lineage = json.loads((self.web_dir / "models" / "lineage.json").read_text())
+        return lineage[self.entry(model_id)["model_md5"]]
+
     def version(self, model_id: str) -> str:
-        return self.entry(model_id)["version"]
+        return self.lineage(model_id)["version"]
 
 
 def copy_page(destination: Path, models: Path) -> Path:

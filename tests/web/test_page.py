@@ -51,10 +51,11 @@ def test_a_camera_showing_a_real_photo_is_classified_live(
     expect(page.locator("#model-info")).to_contain_text("@champion")
     expect(page.locator("#model-info")).to_contain_text("test accuracy")
     entry = served_page.manifest["models"][0]
+    registered = served_page.lineage(entry["id"])  # beside the manifest: lineage.json
     lineage = page.locator("#model-lineage")
-    expect(lineage).to_contain_text(f"commit {entry['git_commit'][:7]}")
+    expect(lineage).to_contain_text(f"commit {registered['git_commit'][:7]}")
     expect(lineage).to_contain_text(f"model MD5 {entry['model_md5'][:8]}")
-    expect(lineage).to_contain_text(f"trained in run {entry['training_run_id'][:8]}")
+    expect(lineage).to_contain_text(f"trained in run {registered['training_run_id'][:8]}")
     expect(page.locator("#backend")).to_contain_text(state["backend"])
     assert state["backend"] in {"webgl", "wasm", "cpu"}
     expect(page.locator("#inference-ms")).to_have_text(re.compile(r"^\d+\.\d ms$"))

@@ -147,7 +147,7 @@ def test_predictions_cover_validation_then_test_in_set_order(small_model, gray_p
     np.testing.assert_allclose(predictions["dog_probability"].to_numpy()[6:], expected, rtol=1e-6)
 
 
-def test_registering_records_the_version_the_md5_and_the_training_run(
+def test_registering_tags_the_version_with_its_runs_and_records_content_only(
     mlflow_store, small_model, gray_photos
 ):
     model, file = small_model
@@ -158,6 +158,7 @@ def test_registering_records_the_version_the_md5_and_the_training_run(
             "trained_model_md5": model_md5(file),
             "git_commit": "c" * 40,
             "git_dirty": "false",
+            "data_md5": "d" * 32,
         }
     ) as training:
         pass
@@ -170,13 +171,13 @@ def test_registering_records_the_version_the_md5_and_the_training_run(
         "variant": "cnn",
     }
     with mlflow.start_run() as evaluation:
-        record = register_model(model, file, {"test_images": gray_photos}, **arguments)
+        record, tags = register_model(model, file, {"test_images": gray_photos}, **arguments)
 
-    assert record["version"] == "1"
-    assert record["registered_run_id"] == evaluation.info.run_id
+    assert tags == {"registered_version": "1", "registered_run_id": evaluation.info.run_id}
     assert record["model_md5"] == model_md5(file)
-    assert record["training_run_id"] == training.info.run_id
-    assert record["git_commit"] == "c" * 40
+    assert record["data_md5"] == "d" * 32
+    # What DVC tracks holds nothing another run or store would hand out otherwise.
+    assert not set(record) & {"version", "registered_run_id", "training_run_id", "git_commit"}
     assert record["input"] == {
         "height": 64,
         "width": 64,
@@ -188,10 +189,12 @@ def test_registering_records_the_version_the_md5_and_the_training_run(
     version = MlflowClient().get_model_version("cat_dog_classifier", "1")
     assert version.tags["validation_accuracy"] == "1.0"
     assert version.tags["training_run_id"] == training.info.run_id
+    assert version.tags["git_commit"] == "c" * 40
 
     with mlflow.start_run():  # evaluating the same file again registers nothing new
-        again = register_model(model, file, {"test_images": gray_photos}, **arguments)
-    assert again["version"] == "1"
+        again, again_tags = register_model(model, file, {"test_images": gray_photos}, **arguments)
+    assert again == record
+    assert again_tags["registered_version"] == "1"
     assert len(MlflowClient().search_model_versions("name = 'cat_dog_classifier'")) == 1
 
 

@@ -107,9 +107,15 @@ def test_every_variant_is_registered_once_and_the_best_by_validation_is_champion
         variant: json.loads((trained / f"data/08_reporting/evaluations/{variant}.json").read_text())
         for variant in SMALL_VARIANTS
     }
+    children = {
+        run.data.tags["variant"]: run
+        for run in client.search_runs(
+            [client.get_experiment_by_name(NAME).experiment_id], "tags.registered_version != ''"
+        )
+    }
     for variant, version in versions.items():
         evaluation = evaluations[variant]
-        assert str(version.version) == evaluation["version"]
+        assert children[variant].data.tags["registered_version"] == str(version.version)
         assert version.tags["model_md5"] == evaluation["model_md5"]
         assert float(version.tags["validation_accuracy"]) == evaluation["validation"]["accuracy"]
         assert version.tags["split_sha256"] == evaluation["split_sha256"]

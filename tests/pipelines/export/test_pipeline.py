@@ -32,9 +32,11 @@ def test_the_page_gets_the_champion_just_trained_and_every_variant(trained_proje
     assert manifest["default_model"] == first["id"] == champion["variant"]
     assert first["aliases"] == ["champion"]
     assert first["model_md5"] == champion["model_md5"]
-    assert first["version"] == str(registered.version)
-    assert first["registered_run_id"] == registered.run_id
-    assert len(first["git_commit"]) == 40
+    # The registry's view of it, beside the manifest (not a DVC output: .dvcignore).
+    lineage = json.loads((project / "web/models/lineage.json").read_text())[first["model_md5"]]
+    assert lineage["version"] == str(registered.version)
+    assert lineage["registered_run_id"] == registered.run_id
+    assert len(lineage["git_commit"]) == 40
     assert sorted(entry["variant"] for entry in manifest["models"]) == sorted(SMALL_VARIANTS)
     for entry in manifest["models"]:
         folder = project / "web/models" / entry["id"]
@@ -43,5 +45,5 @@ def test_the_page_gets_the_champion_just_trained_and_every_variant(trained_proje
         variant_file = project / f"data/06_models/variants/{entry['variant']}.keras"
         assert entry["model_md5"] == model_md5(variant_file.read_bytes())
     assert sorted(p.name for p in (project / "web/models").iterdir()) == sorted(
-        [entry["id"] for entry in manifest["models"]] + ["manifest.json"]
+        [entry["id"] for entry in manifest["models"]] + ["lineage.json", "manifest.json"]
     )

@@ -1,9 +1,12 @@
 """Choose the champion among the evaluated variants, record it, point the registry's alias at it.
 
 The decision is made from DVC-tracked inputs (each variant's evaluation record and model file) and
-one outside input, the registry's current champion, which the decision records. The champion's
-model file is written byte for byte as a DVC output, so the export converts exactly what dvc.lock
-names, whatever happens to the registry later.
+one outside input, the registry's current champion. The decision DVC tracks names models by
+content (variant, MD5, metrics) and mentions the registry's champion only where it stays: when the
+best candidate is promoted, champion.json is the same whatever the registry held before, and what
+it replaced (registry versions) goes to the run's tags. The champion's model file is written byte
+for byte as a DVC output, so the export converts exactly what dvc.lock names, whatever happens to
+the registry later.
 """
 
 import logging
@@ -11,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from cat_dog_classifier.lineage import by_content
 from cat_dog_classifier.model_files import model_md5
 
 if TYPE_CHECKING:
@@ -55,17 +59,18 @@ def choose_champion(
     settings: dict[str, Any],
     registered_model_name: str,
     **model_files: bytes,
-) -> tuple[dict[str, Any], bytes]:
+) -> tuple[dict[str, Any], bytes, dict[str, str]]:
     """The best candidate by validation accuracy becomes champion if it passes the quality gate
     (test accuracy >= `min_test_accuracy`) and is not worse than the current champion measured on
     the same data; otherwise the current champion stays.
 
     Candidates missing from the registry (a new or lost tracking store) are registered again from
-    their DVC-tracked files first. Returns the decision and the champion's model file.
+    their DVC-tracked files first. Returns the decision, the champion's model file, and tags for
+    the run: the registry versions of the candidates, the champion's and the one it replaced.
     """
     from cat_dog_classifier import registry  # noqa: PLC0415 - MLflow and TensorFlow load here
 
-    candidates = {
+    versions = {
         name: _ensure_registered(record, model_files[name], registered_model_name)
         for name, record in candidates.items()
     }
@@ -78,17 +83,20 @@ def choose_champion(
     current_version = registry.alias_version(registered_model_name, alias)
     current = registry.version_record(current_version) if current_version else None
     promoted, reason = _decide(best, current, gate, alias)
-    champion = best if promoted else current
-    if champion is None:
+    if not promoted and current is None:
         raise ValueError(
             f"No model can be champion: {reason}. Improve training, or lower "
             "champion.min_test_accuracy in conf/base/parameters_champion.yml."
         )
-    if champion is best:
-        champion_file = model_files[best["variant"]]
+    if promoted:
+        champion, champion_file = best, model_files[best["variant"]]
+        champion_version = versions[best["variant"]]
     else:
-        champion_file = registry.download_model_file(registered_model_name, champion["version"])
-    logger.info("Champion decision: %s", reason)
+        champion_version = current["version"]
+        champion = by_content(current)
+        champion_file = registry.download_model_file(registered_model_name, champion_version)
+    before = f"version {current['version']} ({_describe(current)})" if current else "none"
+    logger.info("Champion decision: %s (the %s before: %s)", reason, alias, before)
     decision = {
         "registered_model_name": registered_model_name,
         "alias": alias,
@@ -96,10 +104,14 @@ def choose_champion(
         "promoted": promoted,
         "reason": reason,
         "champion": champion,
-        "previous_champion": current,
         "candidates": candidates,
     }
-    return decision, champion_file
+    tags = {
+        "champion_version": champion_version,
+        "previous_champion_version": current["version"] if current else "none",
+        **{f"{name}_version": version for name, version in versions.items()},
+    }
+    return decision, champion_file, tags
 
 
 def publish_champion(
@@ -132,9 +144,9 @@ def publish_champion(
 
 def _ensure_registered(
     record: dict[str, Any], model_file: bytes, registered_model_name: str
-) -> dict[str, Any]:
-    """The record with the registry version that holds its model file now, registering the file
-    again if the registry lacks it (the number may then differ from the one evaluation saw)."""
+) -> str:
+    """The registry version that holds the record's model file, registering the file again if the
+    registry lacks it (a new or lost tracking store)."""
     from cat_dog_classifier import registry  # noqa: PLC0415
 
     if model_md5(model_file) != record["model_md5"]:
@@ -147,44 +159,46 @@ def _ensure_registered(
     )
     if registered["newly_registered"]:
         logger.warning(
-            "%s version %s was missing from the registry: registered again from its file as "
+            "%s (model MD5 %s) was missing from the registry: registered again from its file as "
             "version %s",
             record["variant"],
-            record["version"],
+            record["model_md5"],
             registered["version"],
         )
-    return {**record, "version": registered["version"]}
+    return registered["version"]
+
+
+def _describe(record: dict[str, Any]) -> str:
+    """A model by content: its variant, MD5 and validation accuracy (never a registry version,
+    which another store numbers otherwise)."""
+    return (
+        f"{record['variant']}, model {record['model_md5'][:8]}, validation accuracy "
+        f"{record['validation']['accuracy']:.4f}"
+    )
 
 
 def _decide(
     best: dict[str, Any], current: dict[str, Any] | None, gate: float, alias: str
 ) -> tuple[bool, str]:
     """(promoted, reason) for the best candidate against the quality gate and the current
-    champion."""
-    validation, test = best["validation"]["accuracy"], best["test"]["accuracy"]
-    candidate = (
-        f"{best['variant']} (version {best['version']}, validation accuracy {validation:.4f}, "
-        f"test accuracy {test:.4f})"
-    )
+    champion. When the best is promoted, the reason is the same whatever the registry held."""
+    test = best["test"]["accuracy"]
+    candidate = f"{_describe(best)} and test accuracy {test:.4f}"
+    passes = f"the best candidate, {candidate}, passes the gate (>= {gate})"
     if current is not None and current["model_md5"] == best["model_md5"]:
-        return True, f"{candidate} is already the {alias}"
+        return True, passes if test >= gate else f"the best candidate, {candidate}, is the {alias}"
     if test < gate:
-        reason = f"{candidate} fails the quality gate (test accuracy < {gate})"
+        reason = f"the best candidate, {candidate}, fails the quality gate (test accuracy < {gate})"
         if current is not None:
-            reason += f"; version {current['version']} stays {alias}"
+            reason += f"; the registry's {alias} ({_describe(current)}) stays"
         return False, reason
-    if current is None:
-        return True, f"{candidate} passes the gate (>= {gate}) and becomes {alias}"
-    previous = (
-        f"version {current['version']} ({current['variant']}, validation accuracy "
-        f"{current['validation']['accuracy']:.4f})"
+    if (
+        current is None
+        or current["split_sha256"] != best["split_sha256"]  # measured on other data: no contest
+        or best["validation"]["accuracy"] >= current["validation"]["accuracy"]
+    ):
+        return True, passes
+    return False, (
+        f"the best candidate, {candidate}, is worse than the registry's {alias} "
+        f"({_describe(current)}) on the same data: it stays"
     )
-    if current["split_sha256"] != best["split_sha256"]:
-        return True, (
-            f"{candidate} passes the gate and replaces {previous}, which was measured on other "
-            f"data (split {current['split_sha256'][:12]}, now {best['split_sha256'][:12]}): "
-            "their accuracies are not comparable"
-        )
-    if validation >= current["validation"]["accuracy"]:
-        return True, f"{candidate} passes the gate and is not worse than {previous}: it replaces it"
-    return False, f"{candidate} is worse than the {alias}, {previous}, on the same data: it stays"

@@ -31,7 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "registered_model_name": "params:registered_model_name",
                     **{name: f"{name}.model@bytes" for name in names},
                 },
-                outputs=["champion_decision", "champion_model@bytes"],
+                outputs=["champion_decision", "champion_model@bytes", "champion_tags"],
                 name="choose_champion",
             ),
             Node(

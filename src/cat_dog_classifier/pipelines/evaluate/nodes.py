@@ -284,13 +284,18 @@ def register_model(
     image: dict[str, Any],
     registered_model_name: str,
     variant: str,
-) -> dict[str, Any]:
-    """Register the model file (a no-op if these bytes are registered already) and return the
-    variant's evaluation record: its registry version, identity, lineage, input and metrics."""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Register the model file (a no-op if these bytes are registered already).
+
+    Returns the variant's evaluation record (its identity, data, input and metrics: what DVC
+    tracks, so nothing a run or the registry hands out) and, for the variant's MLflow run, the
+    registry version and the run that logged it.
+    """
     from cat_dog_classifier import registry  # noqa: PLC0415 - MLflow and TensorFlow load here
 
     md5 = model_md5(model_file)
     training_run = registry.find_training_run(variant, md5)
+    lineage = training_run.data.tags if training_run else {}
     record = {
         "variant": variant,
         "architecture": architecture,
@@ -312,22 +317,27 @@ def register_model(
             if isinstance(model.output, dict) and "neither_score" in model.output
             else None
         ),
-        # Where the model comes from, as its training run recorded it (None: the tracking store
-        # does not know that run).
+        # The data the model was trained on, as its training run recorded it under `dvc repro`
+        # (None: the tracking store does not know that run, or it ran outside DVC).
+        "data_md5": lineage.get("data_md5"),
+    }
+    # The version carries where it comes from: its training run, and that run's commit.
+    identities = {
         "training_run_id": training_run.info.run_id if training_run else None,
-        **{
-            key: training_run.data.tags.get(key) if training_run else None
-            for key in ("git_commit", "git_dirty", "data_md5")
-        },
+        "git_commit": lineage.get("git_commit"),
+        "git_dirty": lineage.get("git_dirty"),
     }
     registered = registry.register_model_file(
         model_file,
         registered_model_name,
-        registry.version_tags(record),
+        registry.version_tags(record | identities),
         input_example=model_input["test_images"][:2].astype("float32"),
         model=model,
     )
-    return record | {"version": registered["version"], "registered_run_id": registered["run_id"]}
+    return record, {
+        "registered_version": registered["version"],
+        "registered_run_id": registered["run_id"],
+    }
 
 
 def _scalars(scores: dict[str, Any]) -> dict[str, float]:

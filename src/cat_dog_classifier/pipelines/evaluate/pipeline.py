@@ -29,7 +29,8 @@ SHARED_PARAMETERS = {
 
 
 def create_template(variant: str) -> Pipeline:
-    """Evaluate one variant's model on its validation and test splits, plot, register it."""
+    """Evaluate one variant's model on its validation and test splits, plot, register it (its
+    registry version goes to the variant's run, not to the evaluation record DVC tracks)."""
     return Pipeline(
         [
             Node(
@@ -103,7 +104,7 @@ def create_template(variant: str) -> Pipeline:
                     "image": "params:image",
                     "registered_model_name": "params:registered_model_name",
                 },
-                outputs="evaluation",
+                outputs=["evaluation", "registration_tags"],
                 name="register_model",
             ),
         ]

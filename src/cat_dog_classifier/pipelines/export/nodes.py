@@ -1,7 +1,9 @@
 """Export the champion (and the variants) to TF.js graph models and the manifest the page reads.
 
 Only DVC-tracked model files are exported, each checked against the MD5 its record names: the
-page serves exactly the models dvc.lock records, whatever the registry says meanwhile.
+page serves exactly the models dvc.lock records, whatever the registry says meanwhile. The
+manifest names each model by content; its registry version and runs, which another MLflow store
+numbers otherwise, go beside it to lineage.json, which DVC does not track (.dvcignore).
 """
 
 import hashlib
@@ -12,23 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from cat_dog_classifier.labels import LABELS
+from cat_dog_classifier.lineage import RUN_IDENTITIES
 from cat_dog_classifier.model_files import load_keras_model, model_md5
 
 logger = logging.getLogger(__name__)
 
 MODEL_JSON = "model.json"
 MANIFEST = "manifest.json"
-LINEAGE_KEYS = (
-    "registered_model_name",
-    "version",
-    "model_md5",
-    "registered_run_id",
-    "training_run_id",
-    "git_commit",
-    "git_dirty",
-    "data_md5",
-    "split_sha256",
-)
+# Each exported model's registry version, runs and commit, by model MD5: the page adds them to its
+# manifest entry. Not a DVC output (.dvcignore names it): it describes this machine's MLflow store.
+LINEAGE = "lineage.json"
+# What identifies a model in the manifest: content only, so a rerun writes the same manifest.
+CONTENT_KEYS = ("registered_model_name", "model_md5", "data_md5", "split_sha256")
 
 
 def select_exports(
@@ -50,12 +47,26 @@ def select_exports(
         for name in names
         if candidates[name]["model_md5"] != champion["model_md5"]
     ]
-    for record in chosen:  # two versions of one variant cannot share a folder
+    for record in chosen:  # two models of one variant cannot share a folder
         twins = [r for r in chosen if r["variant"] == record["variant"]]
         record["id"] = record["variant"]
         if len(twins) > 1 and record is not twins[-1]:
-            record["id"] = f"{record['variant']}-v{record['version']}"
+            record["id"] = f"{record['variant']}-{record['model_md5'][:8]}"
     return chosen
+
+
+def find_lineage(exports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each exported model's registry version, the run that registered it, its training run and
+    that run's commit, by model MD5, as this machine's registry knows them (empty where it does
+    not know the model)."""
+    from cat_dog_classifier import registry  # noqa: PLC0415 - MLflow and TensorFlow load here
+
+    lineage = {}
+    for record in exports:
+        version = registry.find_version(record["registered_model_name"], record["model_md5"])
+        known = registry.version_record(version) if version else {}
+        lineage[record["model_md5"]] = {key: known.get(key) for key in RUN_IDENTITIES}
+    return lineage
 
 
 def export_tfjs_models(
@@ -63,11 +74,13 @@ def export_tfjs_models(
     champion_file: bytes,
     float16_architectures: list[str],
     fold_batch_norm: bool = True,
+    lineage: dict[str, dict[str, Any]] | None = None,
     **variant_files: bytes,
 ) -> dict[str, bytes]:
     """Convert each selected model file into a TF.js graph model, with its batch normalisations
     folded into the convolutions unless `fold_batch_norm` is false; return every file of the page's
-    models/ folder (`<id>/model.json`, its weight shards, and `manifest.json`) by relative path."""
+    models/ folder (`<id>/model.json`, its weight shards, `manifest.json`, and `lineage.json`
+    holding `lineage`, the registry's view of each model, `find_lineage`) by relative path."""
     files: dict[str, bytes] = {}
     entries = []
     for record in exports:
@@ -86,6 +99,7 @@ def export_tfjs_models(
         entries.append(manifest_entry(record, converted, float16))
     manifest = {"default_model": entries[0]["id"], "models": entries}
     files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    files[LINEAGE] = (json.dumps(lineage or {}, indent=2, sort_keys=True) + "\n").encode()
     return files
 
 
@@ -99,7 +113,7 @@ def manifest_entry(
         "variant": record["variant"],
         "architecture": record["architecture"],
         "aliases": record["aliases"],
-        **{key: record.get(key) for key in LINEAGE_KEYS},
+        **{key: record.get(key) for key in CONTENT_KEYS},
         "metrics": {
             f"{split}_{name}": value
             for split in ("validation", "test")
@@ -168,4 +182,19 @@ def convert_to_tfjs(
             # Two outputs (P(dog), neither_score): TF.js keeps their names, not Identity_N.
             use_structured_outputs_names=isinstance(model.output, dict),
         )
-        return {path.name: path.read_bytes() for path in sorted(converted.iterdir())}
+        files = {path.name: path.read_bytes() for path in sorted(converted.iterdir())}
+    files[MODEL_JSON] = with_sorted_attributes(files[MODEL_JSON])
+    return files
+
+
+def with_sorted_attributes(model_json: bytes) -> bytes:
+    """A TF.js model.json with each graph node's attributes in name order. The converter writes them
+    in protobuf map order, which differs from one conversion of the same model to the next; TF.js
+    reads them by name. Everything else keeps its order (the outputs' order matters to the page)."""
+    model = json.loads(model_json)
+    topology = model["modelTopology"]
+    functions = topology.get("library", {}).get("function", [])
+    for node in [*topology.get("node", []), *(n for f in functions for n in f.get("nodeDef", []))]:
+        if "attr" in node:
+            node["attr"] = dict(sorted(node["attr"].items()))
+    return json.dumps(model).encode()

@@ -4,7 +4,7 @@ from kedro.pipeline import Node, Pipeline
 
 from cat_dog_classifier.config import variants
 
-from .nodes import export_tfjs_models, select_exports
+from .nodes import export_tfjs_models, find_lineage, select_exports
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -17,9 +17,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_exports",
             ),
             Node(
+                func=find_lineage,
+                inputs="exports",
+                outputs="lineage",
+                name="find_lineage",
+            ),
+            Node(
                 func=export_tfjs_models,
                 inputs={
                     "exports": "exports",
+                    "lineage": "lineage",
                     "champion_file": "champion_model@bytes",
                     "float16_architectures": "params:export.float16_architectures",
                     "fold_batch_norm": "params:export.fold_batch_norm",

@@ -7,20 +7,26 @@ from parse import parse
 
 from cat_dog_classifier.config import base_config, variants
 
-from .nodes import add_neither_output, describe_training, epoch_metrics, train_model
+from .nodes import (
+    add_neither_output,
+    describe_training,
+    epoch_metrics,
+    train_model,
+    training_history,
+)
 
 
 def create_template(warm_start: bool = False) -> Pipeline:
     """Train one variant: `model_input` (and with `warm_start`, the `initial_model` whose weights it
     starts from) in; the model (with its third answer, where set), its history and the run's
-    curves out."""
+    curves (speed included, which the history leaves out) out."""
     inputs = ["model_input", "params:model", "params:training"]
     return Pipeline(
         [
             Node(
                 func=train_model,
                 inputs=[*inputs, "initial_model"] if warm_start else inputs,
-                outputs=["cat_dog_model", "training_history", "training_info"],
+                outputs=["cat_dog_model", "epoch_logs", "training_info"],
                 name="train_model",
             ),
             Node(
@@ -31,9 +37,15 @@ def create_template(warm_start: bool = False) -> Pipeline:
             ),
             Node(
                 func=epoch_metrics,
-                inputs="training_history",
+                inputs="epoch_logs",
                 outputs="epoch_metrics_mlflow",
                 name="epoch_metrics",
+            ),
+            Node(
+                func=training_history,
+                inputs="epoch_logs",
+                outputs="training_history",
+                name="training_history",
             ),
             Node(
                 func=describe_training,
