@@ -254,28 +254,31 @@ class ResizeInJs {
     }
   }
 
-  // HResizeLinear + VResizeLinear in fixed point, the vertical step as OpenCV's vector code does it.
+  // HResizeLinear + VResizeLinear in fixed point, the vertical step as OpenCV's vector code does it
+  // (v_mul_hi: the high half of a 16-bit lane's product).
   linear() {
-    const { columns, rows, rowA, rowB, width, height, channels, output } = this;
-    const across = (y, into) => {
-      for (let x = 0; x < width; x++) {
-        const source = columns.first[x];
-        const next = Math.min(source + 1, this.sourceWidth - 1);
-        for (let c = 0; c < channels; c++) {
-          into[x * channels + c] =
-            this.channel(y, source, c) * columns.weights[x * 2] + this.channel(y, next, c) * columns.weights[x * 2 + 1];
-        }
-      }
-    };
-    const mulHigh = (a, b) => (a * b) >> 16;
+    const { rows, rowA, rowB, width, height, channels, output } = this;
     for (let y = 0; y < height; y++) {
-      across(Math.min(rows.first[y], this.sourceHeight - 1), rowA);
-      across(Math.min(rows.first[y] + 1, this.sourceHeight - 1), rowB);
+      this.linearRow(Math.min(rows.first[y], this.sourceHeight - 1), rowA);
+      this.linearRow(Math.min(rows.first[y] + 1, this.sourceHeight - 1), rowB);
       const b0 = rows.weights[y * 2];
       const b1 = rows.weights[y * 2 + 1];
       for (let j = 0; j < width * channels; j++) {
-        const value = (mulHigh(rowA[j] >> 4, b0) + mulHigh(rowB[j] >> 4, b1) + 2) >> 2;
+        const value = ((((rowA[j] >> 4) * b0) >> 16) + (((rowB[j] >> 4) * b1) >> 16) + 2) >> 2;
         output[y * width * channels + j] = value < 0 ? 0 : value > 255 ? 255 : value;
+      }
+    }
+  }
+
+  // One source row resized across, into `into`.
+  linearRow(y, into) {
+    const { columns, width, channels } = this;
+    for (let x = 0; x < width; x++) {
+      const source = columns.first[x];
+      const next = Math.min(source + 1, this.sourceWidth - 1);
+      for (let c = 0; c < channels; c++) {
+        into[x * channels + c] =
+          this.channel(y, source, c) * columns.weights[x * 2] + this.channel(y, next, c) * columns.weights[x * 2 + 1];
       }
     }
   }
