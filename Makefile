@@ -32,7 +32,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export UV_PYTHON_DOWNLOADS := never
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help check-python check-node install run train verify test test-fast viz lint format web mlflow-ui benchmark-data benchmark-train benchmark-web
+.PHONY: help check-python check-node install run train verify test test-fast viz lint format web mlflow-ui benchmark-data benchmark-train benchmark-web benchmark-scale
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -117,6 +117,9 @@ viz: install ## The pipelines in a browser: kedro-viz on http://127.0.0.1:4141
 
 benchmark-data: install ## Time ingest + preprocess on the full shared zip
 	python benchmarks/data_pipeline.py
+
+benchmark-scale: install ## Time and peak memory of each stage at 1x, 2x and 4x the photos
+	python benchmarks/scale.py
 
 benchmark-train: install ## Accuracy and speed of every variant on the full data, and a full dvc repro
 	python benchmarks/training.py
