@@ -347,9 +347,13 @@ def _fit(
     ]
 
 
-def _steps(count: int, batch_size: int, workers: int = 1) -> int:
-    """Steps an epoch of `count` photos takes, `batch_size` a step over `workers` workers."""
-    return -(-(count // workers) // (batch_size // workers))
+def _steps(count: int, batch_size: int) -> int:
+    return -(-count // batch_size)
+
+
+def _photos(count: int, shard: np.ndarray | None) -> int:
+    """The training photos this worker reads an epoch: its shard's, else all `count`."""
+    return count if shard is None else len(shard)
 
 
 def train_cnn(
@@ -358,18 +362,20 @@ def train_cnn(
     training: dict[str, Any],
     strategy: tf.distribute.Strategy,
     initial_model: keras.Model | None = None,
+    *,
+    shard: np.ndarray | None = None,
 ) -> tuple[keras.Model, list[dict[str, float]]]:
     """The study's CNN, trained end to end (augmentation, when set, in the input pipeline), from a
-    seeded random initialisation or from `initial_model`'s weights; on several workers, each on
-    its shard of the training photos."""
+    seeded random initialisation or from `initial_model`'s weights; on the training photos
+    `shard` names (this worker's, on several: `shard_indices`), every one by default."""
     batch_size, seed, epochs = training["batch_size"], training["seed"], training["epochs"]
-    count = len(data["train_images"])
-    index, workers = worker_shard(strategy)
+    workers = worker_shard(strategy)[1]
+    photos = _photos(len(data["train_images"]), shard)
     with strategy.scope():
         model = build_model(data["train_images"].shape[1:], model_params)
         if initial_model is not None:
             start_from(model, initial_model)
-        rate = learning_rate(training, epochs, _steps(count, batch_size, workers))
+        rate = learning_rate(training, epochs, _steps(photos, batch_size // workers))
         _compile(model, rate, float(training.get("label_smoothing", 0.0)))
     logger.info("%s: %d parameters", model.name, model.count_params())
     keep_best = KeepBest(model, training["early_stopping"]["monitor"])
@@ -380,24 +386,19 @@ def train_cnn(
             data["train_images"],
             data["train_labels"],
             batch_size,
-            indices=_shard(count, index, workers),
+            indices=shard,
             shuffle_seed=seed,
             augmentation=training.get("augmentation"),
         ),
         input_batches(strategy, data["validation_images"], data["validation_labels"], batch_size),
         strategy=strategy,
         epochs=epochs,
-        images=count // workers * workers,
+        images=photos * workers,
         early_stopping=training["early_stopping"],
         keep_best=keep_best,
     )
     keep_best.restore()
     return model, history
-
-
-def _shard(count: int, index: int, workers: int) -> np.ndarray | None:
-    """The worker's shard, or None (every photo) on one worker."""
-    return shard_indices(count, index, workers) if workers > 1 else None
 
 
 def start_from(model: keras.Model, initial_model: keras.Model) -> None:
@@ -431,16 +432,17 @@ def train_transfer(
     model_params: dict[str, Any],
     training: dict[str, Any],
     strategy: tf.distribute.Strategy,
+    *,
+    shard: np.ndarray | None = None,
 ) -> tuple[keras.Model, list[dict[str, float]]]:
     """Head on backbone features computed once, then optional fine-tuning of the backbone's top;
-    the best epoch of both phases, on validation, is the one kept. On several workers, each
-    computes the features of its shard of the training photos (and of the validation split) and
-    trains on them."""
+    the best epoch of both phases, on validation, is the one kept. Trained on the training photos
+    `shard` names (this worker's, on several: it computes their features alone, and the
+    validation split's), every one by default."""
     batch_size, seed = training["batch_size"], training["seed"]
-    count = len(data["train_images"])
-    index, workers = worker_shard(strategy)
-    shard = _shard(count, index, workers)
-    steps = _steps(count, batch_size, workers)
+    workers = worker_shard(strategy)[1]
+    photos = _photos(len(data["train_images"]), shard)
+    steps = _steps(photos, batch_size // workers)
     smoothing = float(training.get("label_smoothing", 0.0))
     params = {k: v for k, v in model_params.items() if k != "architecture"}
     with strategy.scope():
@@ -475,7 +477,7 @@ def train_transfer(
         input_batches(strategy, features["validation"], labels["validation"], batch_size),
         strategy=strategy,
         epochs=training["epochs"],
-        images=count // workers * workers,
+        images=photos * workers,
         early_stopping=training["early_stopping"],
         keep_best=keep_best,
     )
@@ -503,7 +505,7 @@ def train_transfer(
             ),
             strategy=strategy,
             epochs=fine_tune["epochs"],
-            images=count // workers * workers,
+            images=photos * workers,
             early_stopping=training["early_stopping"],
             keep_best=keep_best,
             initial_epoch=len(history),
@@ -583,13 +585,14 @@ def fit_variant(
         for kind in ("images", "labels")
     }
     count = len(data["train_labels"])
-    if workers > 1:
+    shard = shard_indices(count, index, workers) if workers > 1 else None
+    if shard is not None:
         logger.info(
             "Worker %d of %d: training on its shard, %d of the %d training photos, %d a step of "
             "the %d of every worker",
             index,
             workers,
-            count // workers,
+            len(shard),
             count,
             training["batch_size"] // workers,
             training["batch_size"],
@@ -604,16 +607,18 @@ def fit_variant(
         if model_params["architecture"] == "transfer":
             if initial_model is not None:
                 raise ValueError("transfer starts from its backbone's weights, not a variant's")
-            model, history = train_transfer(data, model_params, training, strategy)
+            model, history = train_transfer(data, model_params, training, strategy, shard=shard)
         else:
-            model, history = train_cnn(data, model_params, training, strategy, initial_model)
+            model, history = train_cnn(
+                data, model_params, training, strategy, initial_model, shard=shard
+            )
     model = as_float32(model, data["train_images"].shape[1:], model_params, rebuild=workers > 1)
     info = {
         "precision": precision,
         "replicas": strategy.num_replicas_in_sync,
         "workers": workers,
         "worker": index,
-        "train_photos": count // workers,
+        "train_photos": _photos(count, shard),
         "devices": ",".join(sorted({d.device_type for d in tf.config.list_logical_devices()})),
         "training_seconds": round(time.perf_counter() - started, 1),
         **weights,
