@@ -7,6 +7,7 @@ the chief alone writes the model, its history, the MLflow run and DVC's record o
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -150,14 +151,18 @@ def test_two_workers_train_one_model_and_the_chief_alone_writes_it(
     for name, (status, output) in outcome.items():
         assert status == 0, f"{name} exited {status} (None: killed after {TIMEOUT_S} s):\n{output}"
 
-    # Each worker trained on its own half of the training photos, and both on the same batches a
-    # step: half the global batch each.
+    # Each worker trained on its own half of the training photos, half the global batch a step:
+    # so many steps an epoch, as Keras counts them (reading every photo would take twice as many).
     with np.load(chief / "data/05_model_input/gray100.npz") as model_input:
         photos = len(model_input["train_labels"])
     result = np.load(dump)
     worker_info = json.loads(str(result["info"]))
     assert (worker_info["worker"], worker_info["workers"]) == (1, 2)
     assert worker_info["train_photos"] == photos // 2
+    parameters = yaml.safe_load((chief / "kedro_params.yaml").read_text())
+    steps = -(-(photos // 2) // (parameters["variants"][VARIANT]["training"]["batch_size"] // 2))
+    for name, (_, output) in outcome.items():
+        assert re.search(rf"^{steps}/{steps} - ", output, re.MULTILINE), f"{name}:\n{output}"
 
     # Both ended with the same weights: the chief's model file holds the worker's final weights.
     model = keras.saving.load_model(chief / f"data/06_models/variants/{VARIANT}.keras")
