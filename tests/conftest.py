@@ -262,20 +262,30 @@ def run_kedro(
             session.run(pipeline_names=pipelines, **options)
 
 
-def run_command(args: list[str], project: Path, **env: str) -> subprocess.CompletedProcess:
-    """Run a command of this environment (dvc, kedro, mlflow) in `project`, as a user's shell would:
-    bytecode written (PYTHONDONTWRITEBYTECODE unset), the project's own MLflow store."""
+def command_environment(project: Path, **env: str) -> dict[str, str]:
+    """The environment of a command of this environment (dvc, kedro, mlflow) run in `project` as a
+    user's shell would: bytecode written (PYTHONDONTWRITEBYTECODE unset), the project's own MLflow
+    store, `env` on top."""
     environment = {
         key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"
     }
-    environment |= {
+    return environment | {
         # The stages call `kedro`: the one of this environment.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "MLFLOW_TRACKING_URI": tracking_uri(project),
         **env,
     }
+
+
+def run_command(args: list[str], project: Path, **env: str) -> subprocess.CompletedProcess:
+    """Run a command of this environment (dvc, kedro, mlflow) in `project`, its output captured."""
     return subprocess.run(
-        args, cwd=project, env=environment, capture_output=True, text=True, check=False
+        args,
+        cwd=project,
+        env=command_environment(project, **env),
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

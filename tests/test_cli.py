@@ -1,5 +1,8 @@
-"""`kedro run --params` takes lists: through the project's real CLI, and its parser alone."""
+"""`kedro run --params` takes lists: through the project's real CLI, and its parser alone; `kedro
+train-worker` refuses at once where it would not train beside a chief (tests/test_multi_worker.py
+trains with it)."""
 
+import json
 import os
 from pathlib import Path
 
@@ -47,3 +50,35 @@ def test_params_split_only_on_commas_outside_brackets() -> None:
 def test_params_item_without_a_value_is_refused() -> None:
     with pytest.raises(click.BadParameter, match="'variants' is not key=value"):
         split_params(None, None, "champion.alias=null,variants")
+
+
+WORKER_1 = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker"}}
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "arguments", "refusal"),
+    [
+        (None, [], "TF_CONFIG is not set"),
+        (WORKER_1 | {"task": {"type": "worker", "index": 1}}, [], "strategy is 'default' here"),
+        (WORKER_1 | {"task": {"type": "worker", "index": 1}}, ["--variant", "cat"], "none of"),
+        (
+            WORKER_1 | {"task": {"type": "worker", "index": 0}},
+            ["--params", "variants.cnn.training.strategy=multi_worker"],
+            "this process is the chief",
+        ),
+    ],
+)
+def test_train_worker_refuses_to_run_where_it_would_not_train_beside_a_chief(
+    project_root: Path, tmp_path: Path, tf_config: dict | None, arguments: list, refusal: str
+) -> None:
+    """At once, before reading any data: a worker's strategy would wait for the cluster first."""
+    project = copy_project(project_root, tmp_path / "project")
+    with inside(project), pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+        if tf_config:
+            monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+        result = CliRunner().invoke(
+            KedroCLI(project), ["train-worker", "--variant", "cnn", *arguments]
+        )
+    assert result.exit_code != 0
+    assert refusal in f"{result.output}{result.exception}"

@@ -15,14 +15,17 @@ from cat_dog_classifier.datasets import NpzDataset
 from cat_dog_classifier.models import build_model, build_transfer
 from cat_dog_classifier.training import (
     KeepBest,
+    check_role,
     cpu_has_bfloat16,
     distribution_strategy,
     fit_variant,
     learning_rate,
     make_dataset,
     resolve_precision,
+    shard_indices,
     start_from,
     unfreeze_top_layers,
+    worker_shard,
 )
 from tests.conftest import backbone_weights
 
@@ -72,6 +75,28 @@ def test_dataset_reads_a_memory_mapped_set_batch_by_batch(gray_set, tmp_path):
         np.concatenate([x for x, _ in batches]), gray_set["train_images"].astype("float32")
     )
     assert [len(x) for x, _ in batches] == [16, 16, 8]
+
+
+def test_workers_read_disjoint_shards_of_the_same_size(gray_set):
+    images, labels = gray_set["train_images"], gray_set["train_labels"]
+    count = len(images) + 1  # one photo left over with two workers
+    shards = [shard_indices(count, index, 2) for index in (0, 1)]
+    assert [len(shard) for shard in shards] == [count // 2, count // 2]
+    assert not set(shards[0]) & set(shards[1])
+    assert len(set(shards[0]) | set(shards[1])) == count - 1
+    assert [len(shard_indices(10, index, 3)) for index in range(3)] == [3, 3, 3]
+
+    # make_dataset reads the shard's photos alone, with their labels: in order, or shuffled
+    index_of = {bytes(image): index for index, image in enumerate(images)}
+    assert len(index_of) == len(images)
+    shard = shard_indices(len(images), 1, 2)
+    for seed in (None, 7):
+        batches = list(make_dataset(images, labels, 8, indices=shard, shuffle_seed=seed))
+        assert [len(x) for x, _ in batches] == [8, 8, 4]
+        read = [index_of[bytes(image)] for x, _ in batches for image in x.numpy().astype("uint8")]
+        assert sorted(read) == shard.tolist()
+        assert (read == shard.tolist()) is (seed is None)
+        assert [y for _, batch in batches for y in batch.numpy()] == labels[read].tolist()
 
 
 def test_datasets_run_without_the_autotuning_thread_that_stalled_every_epoch(gray_set, parameters):
@@ -278,6 +303,37 @@ def test_distribution_strategy_is_chosen_by_name():
     assert mirrored.num_replicas_in_sync >= 1
     with pytest.raises(ValueError, match="Unknown distribution strategy 'tpu'"):
         distribution_strategy("tpu")
+
+
+def test_the_chief_alone_trains_for_the_pipeline_and_the_others_as_workers(monkeypatch):
+    """Checked from TF_CONFIG before any strategy exists: a MultiWorkerMirroredStrategy would
+    wait for the whole cluster first."""
+    workers = ["127.0.0.1:1", "127.0.0.1:2"]
+
+    def task(kind: str, index: int, cluster: dict | None = None) -> None:
+        config = {"cluster": cluster or {"worker": workers}, "task": {"type": kind, "index": index}}
+        monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+
+    task("worker", 0)
+    check_role("multi_worker", worker=False)
+    with pytest.raises(RuntimeError, match="`kedro train-worker` trains on a worker other than"):
+        check_role("multi_worker", worker=True)
+    task("worker", 1)
+    check_role("multi_worker", worker=True)
+    with pytest.raises(RuntimeError, match=r"not the chief .*task worker 1.* train-worker"):
+        check_role("multi_worker", worker=False)
+    task("worker", 0, {"chief": ["127.0.0.1:3"], "worker": workers})  # a chief of its own
+    check_role("multi_worker", worker=True)
+    task("chief", 0, {"chief": ["127.0.0.1:3"], "worker": workers})
+    check_role("multi_worker", worker=False)
+
+    monkeypatch.delenv("TF_CONFIG")  # one machine: no other worker
+    check_role("multi_worker", worker=False)
+    check_role("default", worker=False)
+    for strategy in ("multi_worker", "default"):
+        with pytest.raises(RuntimeError, match="this process is the chief"):
+            check_role(strategy, worker=True)
+    assert worker_shard(distribution_strategy("default")) == (0, 1)
 
 
 MIRRORED_ON_TWO_CPUS = """

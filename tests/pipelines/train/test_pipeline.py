@@ -4,6 +4,7 @@ as the real `.keras` file and read back as bytes, its tags on a real MLflow run.
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
@@ -12,6 +13,7 @@ from kedro_datasets.json import JSONDataset
 from cat_dog_classifier.config import base_config, variants
 from cat_dog_classifier.datasets import BinaryFileDataset, KerasModelDataset, MlflowTagsDataset
 from cat_dog_classifier.model_files import model_md5
+from cat_dog_classifier.models import build_model
 from cat_dog_classifier.pipelines.train import create_pipeline
 from cat_dog_classifier.pipelines.train.pipeline import initial_model
 
@@ -50,19 +52,56 @@ def test_one_variant_trains_saves_its_file_and_tags_its_run(
     assert tags["precision"] in {"float32", "mixed_bfloat16"}
 
 
+@pytest.mark.slow
+def test_a_warm_started_variant_starts_from_the_model_file_its_starts_from_names(
+    project_root: Path, gray_set: dict, tmp_path: Path, mlflow_store: str
+):
+    """The file reaches the train node as bytes (loaded once training's strategy exists); at a
+    learning rate of zero the model saved is the one it started from."""
+    blocks = variants(project_root)
+    source = build_model(gray_set["train_images"].shape[1:], blocks["cnn_dropout"]["model"])
+    source_file = tmp_path / "cnn_dropout.keras"
+    KerasModelDataset(filepath=str(source_file)).save(source)
+    aug, model_file = blocks["cnn_dropout_aug"], tmp_path / "cnn_dropout_aug.keras"
+    training = {**aug["training"], "epochs": 1, "learning_rate": 0.0}
+    catalog = DataCatalog(
+        {
+            "gray100.model_input": MemoryDataset(gray_set, copy_mode="assign"),
+            "cnn_dropout.model@bytes": BinaryFileDataset(filepath=str(source_file)),
+            "params:variants.cnn_dropout_aug.model": MemoryDataset(aug["model"]),
+            "params:variants.cnn_dropout_aug.training": MemoryDataset(training),
+            "params:variants.cnn_dropout_aug.neither": MemoryDataset(aug["neither"]),
+            "cnn_dropout_aug.model@keras": KerasModelDataset(filepath=str(model_file)),
+            "cnn_dropout_aug.model@bytes": BinaryFileDataset(filepath=str(model_file)),
+            "cnn_dropout_aug.training_tags": MlflowTagsDataset(),
+            "cnn_dropout_aug.training_history": JSONDataset(filepath=str(tmp_path / "h.json")),
+        }
+    )
+    pipeline = create_pipeline().only_nodes_with_namespaces(["cnn_dropout_aug"])
+    with mlflow.start_run():
+        SequentialRunner().run(pipeline, catalog)
+    trained = KerasModelDataset(filepath=str(model_file)).load()
+    for started, saved in zip(source.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(started, saved)
+
+
 def test_a_variant_reads_the_trained_model_its_starts_from_names(project_root: Path):
     catalog = base_config("catalog", project_root)
     pipeline = create_pipeline()
     names = variants(project_root)
     for name, block in names.items():
         inputs = pipeline.only_nodes_with_namespaces([name]).inputs()
-        models = {dataset for dataset in inputs if dataset.endswith(".model@keras")}
+        models = {
+            dataset for dataset in inputs if dataset.endswith((".model@keras", ".model@bytes"))
+        }
         source = initial_model(name, block, catalog, names)
         assert models == ({source} if source else set())
         if block["starts_from"].endswith(".npz"):
             assert source is None, f"{name} is trained from scratch"
     aug = variants(project_root)["cnn_dropout_aug"]
-    assert initial_model("cnn_dropout_aug", aug, catalog, names) == "cnn_dropout.model@keras"
+    # the file's bytes: training loads it once its distribution strategy exists (which must come
+    # before anything runs TensorFlow, loading a model included)
+    assert initial_model("cnn_dropout_aug", aug, catalog, names) == "cnn_dropout.model@bytes"
 
 
 @pytest.mark.parametrize(

@@ -25,13 +25,16 @@ def train_model(
     model_input: Mapping[str, np.ndarray],
     model_params: dict[str, Any],
     training_params: dict[str, Any],
-    initial_model: Model | None = None,
+    initial_model: bytes | None = None,
 ) -> tuple[Model, list[dict[str, float]], dict[str, Any]]:
     """Train one variant on the train split, early-stopped on the validation split, starting from
-    `initial_model`'s weights when given (the model its `starts_from` names).
+    the weights of `initial_model`, the file its `starts_from` names, when given (read as bytes:
+    training loads it once its distribution strategy exists, which must come first).
 
     Returns the float32 model (the best validation epoch's weights), its history (one row per
-    epoch) and how it was trained (precision, devices, time).
+    epoch) and how it was trained (precision, devices, workers, time). Under `training.strategy:
+    multi_worker` this node runs on the chief alone; another worker refuses it
+    (`kedro train-worker` trains there, writing nothing).
     """
     from cat_dog_classifier.training import fit_variant  # noqa: PLC0415 - TensorFlow loads here
 

@@ -59,7 +59,8 @@ def create_template(warm_start: bool = False) -> Pipeline:
 
 def initial_model(name: str, variant: dict, catalog: dict, names: Collection[str]) -> str | None:
     """The dataset of the trained model a variant's `starts_from` names (one of the other variants
-    `names`), or None where it names the variant's model input (trained from scratch)."""
+    `names`), as the file's bytes, or None where it names the variant's model input (trained from
+    scratch)."""
     starts_from = variant["starts_from"]
     if starts_from == catalog["{namespace}.model_input"]["filepath"].format(
         namespace=variant["model_input"]
@@ -71,7 +72,7 @@ def initial_model(name: str, variant: dict, catalog: dict, names: Collection[str
             f"variants.{name}.starts_from is {starts_from!r}: neither its model input's file nor "
             "another variant's trained model (conf/base/parameters_train.yml)"
         )
-    return f"{source['variant']}.model@keras"
+    return f"{source['variant']}.model@bytes"  # loaded by training, after its strategy exists
 
 
 def create_variant_pipeline(
