@@ -195,8 +195,10 @@ def clone_beside_shared(workdir: Path) -> Path:
         (workdir / "shared").symlink_to(shared.resolve())
     raw = PROJECT_ROOT / "data" / "01_raw"
     for download in raw.glob("*") if raw.is_dir() else []:  # what `auto` downloaded, if anything
-        if download.is_file() and not download.is_symlink():
-            (clone / "data" / "01_raw" / download.name).symlink_to(download)
+        link = clone / "data" / "01_raw" / download.name
+        # the clone has the tracked files (.gitkeep) already
+        if download.is_file() and not download.is_symlink() and not link.exists():
+            link.symlink_to(download)
     return clone
 
 

@@ -2,6 +2,7 @@
 much the numbers of a differing JSON output moved."""
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,40 @@ def test_json_numbers_are_compared_one_by_one_against_the_tolerance(verify):
     assert worst == pytest.approx(4e-4)
     assert verify.compare_json(before, close, tolerance=1e-4)[2] is False
     assert verify.compare_json(before, other, tolerance=1e-3)[2] is False  # not numbers alone
+
+
+def test_the_clone_links_what_this_checkout_downloaded_and_keeps_its_tracked_files(
+    verify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    checkout = tmp_path / "checkout"
+    raw = checkout / "data/01_raw"
+    raw.mkdir(parents=True)
+    (raw / ".gitkeep").write_text("")
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    subprocess.run(["git", "-C", str(checkout), "add", "."], check=True)
+    subprocess.run(
+        [
+            "git",
+            "-C",
+            str(checkout),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "x",
+        ],
+        check=True,
+    )
+    (raw / "kagglecatsanddogs_5340.zip").write_bytes(b"downloaded")  # git-ignored in the project
+    monkeypatch.setattr(verify, "PROJECT_ROOT", checkout)
+
+    clone = verify.clone_beside_shared(tmp_path / "work")
+
+    assert not (clone / "data/01_raw/.gitkeep").is_symlink()
+    download = clone / "data/01_raw/kagglecatsanddogs_5340.zip"
+    assert download.is_symlink() and download.read_bytes() == b"downloaded"
 
 
 @pytest.mark.slow
