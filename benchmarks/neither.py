@@ -19,6 +19,15 @@ too, never fitted or calibrated on: the share rejected and the AUROC against the
 photos, each photo preprocessed as training would (`preprocess_image`) and as the page's camera
 sees it (stretched to 640x480, through 4:2:0 YUV as Chromium's fake camera, then resized), and the
 model's cat/dog accuracy on them.
+
+With `--looks` (on by default; `--no-looks` leaves it out), the detectors that should not read how a
+photo was taken are measured beside them (cat_dog_classifier.looks): the fitted pets also in every
+other look (sharpened, re-compressed, softened, cropped, noisy, mixed), the "nearest pet" detector
+(cosine distance of the unit features to the nearest fitted pet), and each of these with the
+classifier's own confidence added (`+ confidence w`: the distance and minus |logit| of P(dog), each
+scaled by its spread on validation pets, the second weighted by w). To choose among them without
+the pets from elsewhere, every row also reports the validation pets in a mixed look of other draws
+("pets in other looks rejected"), the stand-in a choice may be made on.
 Prints a table and writes benchmarks/results/neither.md.
 """
 
@@ -111,6 +120,15 @@ def evaluate_detector(scores: dict[str, np.ndarray], acceptance: float) -> dict[
         "neither rejected (test)": float(np.mean(scores["test_neither"] > threshold)),
         "pets rejected (test)": float(np.mean(scores["test_pets"] > threshold)),
         "neither rejected (validation)": float(np.mean(scores["validation_neither"] > threshold)),
+        **(
+            {
+                "pets in other looks rejected": float(
+                    np.mean(scores["validation_pets_in_looks"] > threshold)
+                )
+            }
+            if "validation_pets_in_looks" in scores
+            else {}
+        ),
         "samples/other rejected": f"{int(np.sum(scores['samples_other'] > threshold))}/"
         f"{len(scores['samples_other'])}",
         "sample pets rejected": f"{int(np.sum(scores['samples_pets'] > threshold))}/"
@@ -144,11 +162,16 @@ def variant_features(
     copies: int,
     seed: int,
     elsewhere: list[tuple[str, bytes, int]],
+    looks: bool = False,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float]]:
     """The model's features of every group of photos measured, the fitted pets' labels, and its
-    cat/dog accuracy on the pets from elsewhere (as photos, and through the camera)."""
+    cat/dog accuracy on the pets from elsewhere (as photos, and through the camera). With `looks`,
+    also the fitted pets in each look (`train_pets_in_<look>`), the validation pets in a mixed look
+    (`validation_pets_in_looks`), and `logit_weights`: the classifier's own last layer, which turns
+    features into the logit of P(dog)."""
     import keras  # noqa: PLC0415
 
+    from cat_dog_classifier.looks import LOOKS, in_look  # noqa: PLC0415
     from cat_dog_classifier.neither import predict_features  # noqa: PLC0415
 
     model = keras.saving.load_model(model_file)
@@ -178,6 +201,14 @@ def variant_features(
     features["train_neither_augmented"] = predict_features(
         model, augmented(neither_images["train"], copies, seed), batch
     )
+    if looks:
+        for index, look in enumerate(LOOKS):
+            in_other_look = in_look(pets["train"][0], look, seed + index)
+            features[f"train_pets_in_{look}"] = predict_features(model, in_other_look, batch)
+        other_draws = in_look(pets["validation"][0], "mixed", seed + len(LOOKS))
+        features["validation_pets_in_looks"] = predict_features(model, other_draws, batch)
+        kernel, bias = model.get_layer("dog_probability").get_weights()
+        features["logit_weights"] = np.r_[kernel[:, 0], bias].astype("float64")
     accuracy = {}
     if elsewhere:
         labels = np.array([label for _, _, label in elsewhere])
@@ -193,6 +224,67 @@ def variant_features(
     return features, pets["train"][1], accuracy
 
 
+def nearest_distance(features: np.ndarray, bank: np.ndarray, chunk: int = 512) -> np.ndarray:
+    """Cosine distance of each unit-length feature vector to its nearest in `bank` (unit length)."""
+    bank = bank.astype("float32")
+    return np.concatenate(
+        [
+            1.0 - (features[start : start + chunk].astype("float32") @ bank.T).max(axis=1)
+            for start in range(0, len(features), chunk)
+        ]
+    ).astype("float64")
+
+
+def with_confidence(
+    distance: dict[str, np.ndarray], negative_confidence: dict[str, np.ndarray], weight: float
+) -> dict[str, np.ndarray]:
+    """The distance plus `weight` times minus the classifier's confidence, each first scaled by its
+    median and spread on the validation pets, so that the weight means the same for every model."""
+
+    def scaled(scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        reference = scores["validation_pets"]
+        centre, spread = np.median(reference), np.std(reference) or 1.0
+        return {key: (value - centre) / spread for key, value in scores.items()}
+
+    distance, negative_confidence = scaled(distance), scaled(negative_confidence)
+    return {key: distance[key] + weight * negative_confidence[key] for key in distance}
+
+
+def look_detectors(
+    form: dict[str, np.ndarray],
+    raw: dict[str, np.ndarray],
+    train_labels: np.ndarray,
+    measured: list[str],
+) -> dict[str, dict[str, np.ndarray]]:
+    """The scores of every group measured by the detectors that see the pets in other looks
+    (unit-length features `form`, raw features `raw` for the classifier's logit)."""
+    from cat_dog_classifier.looks import LOOKS  # noqa: PLC0415
+    from cat_dog_classifier.neither import (  # noqa: PLC0415
+        mahalanobis_distance,
+        mahalanobis_statistics,
+    )
+
+    in_looks = np.concatenate([form["train_pets"]] + [form[f"train_pets_in_{k}"] for k in LOOKS])
+    labels_in_looks = np.tile(train_labels, len(LOOKS) + 1)
+    statistics = mahalanobis_statistics(in_looks, labels_in_looks)
+    weights = raw["logit_weights"]
+    negative_confidence = {
+        key: -np.minimum(np.abs(raw[key].astype("float64") @ weights[:-1] + weights[-1]), 12.0)
+        for key in measured
+    }
+    detectors = {
+        "nearest pet": {k: nearest_distance(form[k], form["train_pets"]) for k in measured},
+        "nearest pet, in looks": {k: nearest_distance(form[k], in_looks) for k in measured},
+        "mahalanobis, in looks": {k: mahalanobis_distance(form[k], statistics) for k in measured},
+    }
+    for name in ("mahalanobis, in looks", "nearest pet, in looks"):
+        for weight in (0.5, 1.0):
+            detectors[f"{name} + confidence {weight}"] = with_confidence(
+                detectors[name], negative_confidence, weight
+            )
+    return detectors
+
+
 def report_text(
     rows: list[dict], arguments: argparse.Namespace, others: dict, accuracies: dict, elsewhere: int
 ) -> str:
@@ -205,6 +297,7 @@ def report_text(
         "neither rejected (test)",
         "pets rejected (test)",
         "neither rejected (validation)",
+        "pets in other looks rejected",
         "pets elsewhere rejected",
         "via camera",
     ):
@@ -225,7 +318,8 @@ def report_text(
     return (
         '# Which "no cat or dog" detector\n\n`python benchmarks/neither.py '
         f"--fit-pets {arguments.fit_pets} --pet-acceptance "
-        f"{' '.join(map(str, arguments.pet_acceptance))}`: "
+        f"{' '.join(map(str, arguments.pet_acceptance))}"
+        f"{'' if arguments.looks else ' --no-looks'}`: "
         f"fitted on {arguments.fit_pets} training pets (and {others.get('train')} training "
         f'"neither" photos, x{arguments.augmented_copies + 1} augmented for the last), the '
         "threshold set to accept the given share of validation pets; measured on "
@@ -237,7 +331,7 @@ def report_text(
     )
 
 
-def main() -> None:
+def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="+")
     parser.add_argument("--fit-pets", type=int, default=5000, help="training pets fitted on")
@@ -250,12 +344,22 @@ def main() -> None:
     )
     parser.add_argument("--augmented-copies", type=int, default=4)
     parser.add_argument(
+        "--looks",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also the detectors fitted on pets in other looks, and the nearest-pet detector",
+    )
+    parser.add_argument(
         "--pets-elsewhere",
         type=Path,
         default=PETS_ELSEWHERE if PETS_ELSEWHERE.exists() else None,
         help="zip or folder of cat/ and dog/ photos from another source, measured only",
     )
-    arguments = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    arguments = parse_arguments()
     elsewhere = elsewhere_photos(arguments.pets_elsewhere) if arguments.pets_elsewhere else []
     os.chdir(PROJECT_ROOT)
 
@@ -296,6 +400,7 @@ def main() -> None:
             copies=arguments.augmented_copies,
             seed=seed,
             elsewhere=elsewhere,
+            looks=arguments.looks,
         )
         if accuracy:
             accuracies[variant] = accuracy
@@ -307,9 +412,13 @@ def main() -> None:
             "samples_other",
             "samples_pets",
         ] + (["elsewhere_pets", "elsewhere_camera"] if elsewhere else [])
+        measured += ["validation_pets_in_looks"] if arguments.looks else []
 
         for unit in (False, True):
-            form = {key: unit_length(value) if unit else value for key, value in features.items()}
+            form = {
+                key: unit_length(value) if unit and value.ndim == 2 else value
+                for key, value in features.items()
+            }
             suffix = ", unit length" if unit else ""
             statistics = mahalanobis_statistics(form["train_pets"], train_labels)
             detectors = {
@@ -322,8 +431,13 @@ def main() -> None:
             ):
                 weights, bias = fit_logistic(form["train_pets"], form[others_key], 1.0, seed)
                 detectors[label] = lambda f, w=weights, b=bias: f.astype("float64") @ w + b
-            for name, score in detectors.items():
-                scores = {key: score(form[key]) for key in measured}
+            scored = {
+                name: {key: score(form[key]) for key in measured}
+                for name, score in detectors.items()
+            }
+            if unit and arguments.looks:
+                scored |= look_detectors(form, features, train_labels, measured)
+            for name, scores in scored.items():
                 for acceptance in arguments.pet_acceptance:
                     result = evaluate_detector(scores, acceptance)
                     rows.append(
