@@ -68,6 +68,16 @@ def test_a_new_answer_shows_once_it_holds_for_most_of_the_window(module_page: Pa
     assert shown(module_page, late)[-1] == "cat"
 
 
+def test_a_slow_device_needs_as_many_frames_as_a_fast_one(module_page: Page):
+    """At 4 frames/s the 500 ms window holds 3 frames, and a run of 3 odd ones would be an answer:
+    the evidence stretches to the last 5 frames (1 s at most), where runs of 3 stay mixed."""
+    at_4_fps = [(label, i * 250.0) for i, label in enumerate((["dog"] * 3 + ["neither"] * 3) * 5)]
+    answers = shown(module_page, at_4_fps)
+    assert set(answers[6:]) == {"unsure"}, answers
+    # After more than a second without a frame, the old ones are gone.
+    assert shown(module_page, [*at_4_fps[:3], ("cat", 500.0 + 1001.0)])[-1] == "cat"
+
+
 def test_a_reset_forgets_the_frames_before_it(module_page: Page):
     """Another camera, model or photo: its first frame is shown as it is."""
     answers = shown(module_page, at_30_fps(["dog"] * 10 + ["cat"]), reset_before=10)
