@@ -87,9 +87,8 @@ def test_the_answer_is_announced_when_it_changes_not_every_frame(
     page = open_watched(launch_chromium(samples_dir / "dog/dog.jpeg"), served_page.url)
     wait_for_frames(page, 3)
     page.wait_for_function("() => window.announced.length > 0")
-    frames = snapshot(page)["frames"]
-    page.wait_for_timeout(2000)
-    assert snapshot(page)["frames"] - frames >= 20  # many frames meanwhile...
+    # Many frames meanwhile (counted, not timed: a loaded machine classifies fewer a second)...
+    wait_for_frames(page, snapshot(page)["frames"] + 20)
     assert page.evaluate("window.announced") == ["dog"]  # ...one announcement
 
     upload(page, samples_dir / "cat/black_cat.jpg")
