@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    import keras
+
     from cat_dog_classifier.images import ImageSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -153,6 +155,19 @@ def elsewhere_results(scores: dict[str, np.ndarray], threshold: float) -> dict[s
     }
 
 
+def classifier_layer(model: "keras.Model") -> "keras.layers.Layer":
+    """The Dense layer that gives P(dog) from the features: the model's own for the CNNs, inside
+    its `head` for `transfer`."""
+    import keras  # noqa: PLC0415
+
+    for layer in model.layers:
+        if layer.name == "dog_probability":
+            return layer
+        if isinstance(layer, keras.Model) and "dog_probability" in [x.name for x in layer.layers]:
+            return layer.get_layer("dog_probability")
+    raise ValueError(f"{model.name}: no dog_probability layer")
+
+
 def variant_features(
     model_file: Path,
     data: dict,
@@ -207,7 +222,7 @@ def variant_features(
             features[f"train_pets_in_{look}"] = predict_features(model, in_other_look, batch)
         other_draws = in_look(pets["validation"][0], "mixed", seed + len(LOOKS))
         features["validation_pets_in_looks"] = predict_features(model, other_draws, batch)
-        kernel, bias = model.get_layer("dog_probability").get_weights()
+        kernel, bias = classifier_layer(model).get_weights()
         features["logit_weights"] = np.r_[kernel[:, 0], bias].astype("float64")
     accuracy = {}
     if elsewhere:

@@ -42,9 +42,12 @@ def test_the_latency_benchmark_writes_its_table(
     # Heap growth: the page's objects, then everything (V8's code included), in kB.
     assert re.fullmatch(r"[+-]\d+\.\d / [+-]\d+", cells[8]), cells[8]
     assert re.fullmatch(r"\d+\.\d, \d+\.\d", cells[9]), cells[9]  # first load: MB, s
-    # Where the model's time goes: the study's CNN is its convolutions, most of all.
-    kernels = re.search(r"Kernels, cnn on wasm \(tf.profile[^:]*: (\w+) ([\d.]+) ms", report)
-    assert kernels and kernels.group(1) == "FusedConv2D", report
+    # Where the model's time goes: the study's CNN is its convolutions and its Dense layer (which
+    # one leads depends on the machine's load: the Dense layer's 7 MB of weights are memory-bound).
+    kernels = re.search(r"Kernels, cnn on wasm \(tf.profile[^:]*: (.*)", report)
+    assert kernels, report
+    shares = dict(re.findall(r"(\w+) [\d.]+ ms \((\d+)%\)", kernels.group(1)))
+    assert int(shares.get("FusedConv2D", 0)) + int(shares.get("_FusedMatMul", 0)) >= 70, shares
     # Preprocessing alone, per engine, in turn: both measured, WebAssembly the faster.
     engines = re.search(
         r"Preprocessing alone, cnn .*: WebAssembly ([\d.]+) ms, plain JS ([\d.]+)", report
