@@ -19,6 +19,7 @@ from .pages import (
     sample_photos,
     snapshot,
     training_input,
+    upload,
     wait_for_frames,
 )
 
@@ -91,7 +92,7 @@ def test_without_webgl_or_wasm_the_page_falls_back(
     served_page: ServedPage, launch_chromium: Callable[..., Browser], samples_dir: Path
 ):
     no_webgl = launch_chromium(samples_dir / "dog/dog.jpeg", args=("--disable-webgl",))
-    page = open_page(no_webgl, f"{served_page.url}?model=cnn")
+    page = with_wasm_page = open_page(no_webgl, f"{served_page.url}?model=cnn")
     wait_for_frames(page, 2)
     with_wasm = snapshot(page)
     assert with_wasm["renderer"] is None
@@ -111,9 +112,14 @@ def test_without_webgl_or_wasm_the_page_falls_back(
     assert without_wasm["backend"] == "cpu"
     assert without_wasm["preprocessing"] == "js"
     expect(page.locator("#status")).to_have_text("Ready on cpu")
-    # The same camera picture, the same input to the bit: the same answer, but for the backends'
-    # float arithmetic.
-    assert without_wasm["last"]["dog"] == pytest.approx(with_wasm["last"]["dog"], abs=1e-4)
+    # The same photo, the same input to the bit: the same answer, but for the backends' float
+    # arithmetic. (A photo, not a camera frame: the frame reader may take a frame through the
+    # canvas, whose YUV-to-RGB conversion differs by a level or two, and the small CNN here is
+    # undecided enough to move by 0.03 on that.)
+    photo = samples_dir / "dog/dog.jpeg"
+    assert upload(page, photo)["dog"] == pytest.approx(
+        upload(with_wasm_page, photo)["dog"], abs=1e-4
+    )
 
 
 @pytest.mark.slow
