@@ -61,24 +61,17 @@ def noisy(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(image + noise, 0, 255).astype(np.uint8)
 
 
-LOOKS: dict[str, Look] = {
-    "sharpened": sharpened,
-    "recompressed": recompressed,
-    "softened": softened,
-    "cropped": cropped,
-    "noisy": noisy,
-}
+SINGLE_LOOKS: tuple[Look, ...] = (sharpened, recompressed, softened, cropped, noisy)
 
 
 def mixed(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Two or three of the other looks, in a random order."""
-    looks = list(LOOKS.values())
-    for index in rng.permutation(len(looks))[: int(rng.integers(2, 4))]:
-        image = looks[index](image, rng)
+    """Two or three of the single looks, in a random order."""
+    for index in rng.permutation(len(SINGLE_LOOKS))[: int(rng.integers(2, 4))]:
+        image = SINGLE_LOOKS[index](image, rng)
     return image
 
 
-LOOKS["mixed"] = mixed
+LOOKS: dict[str, Look] = {look.__name__: look for look in (*SINGLE_LOOKS, mixed)}
 
 
 def in_look(images: np.ndarray, look: str, seed: int) -> np.ndarray:
