@@ -27,7 +27,9 @@ other look (sharpened, re-compressed, softened, cropped, noisy, mixed), the "nea
 classifier's own confidence added (`+ confidence w`: the distance and minus |logit| of P(dog), each
 scaled by its spread on validation pets, the second weighted by w). To choose among them without
 the pets from elsewhere, every row also reports the validation pets in a mixed look of other draws
-("pets in other looks rejected"), the stand-in a choice may be made on.
+("pets in other looks rejected"), the stand-in a choice may be made on. The row "shipped: ..." is
+the detector the pipeline builds into the model from the variant's `neither` parameters
+(conf/base/parameters_train.yml), fitted as `make run` fits it.
 Prints a table and writes benchmarks/results/neither.md.
 """
 
@@ -42,8 +44,6 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    import keras
-
     from cat_dog_classifier.images import ImageSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -155,19 +155,6 @@ def elsewhere_results(scores: dict[str, np.ndarray], threshold: float) -> dict[s
     }
 
 
-def classifier_layer(model: "keras.Model") -> "keras.layers.Layer":
-    """The Dense layer that gives P(dog) from the features: the model's own for the CNNs, inside
-    its `head` for `transfer`."""
-    import keras  # noqa: PLC0415
-
-    for layer in model.layers:
-        if layer.name == "dog_probability":
-            return layer
-        if isinstance(layer, keras.Model) and "dog_probability" in [x.name for x in layer.layers]:
-            return layer.get_layer("dog_probability")
-    raise ValueError(f"{model.name}: no dog_probability layer")
-
-
 def variant_features(
     model_file: Path,
     data: dict,
@@ -178,16 +165,22 @@ def variant_features(
     seed: int,
     elsewhere: list[tuple[str, bytes, int]],
     looks: bool = False,
-) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float]]:
+    shipped: dict | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], dict | None]:
     """The model's features of every group of photos measured, the fitted pets' labels, and its
     cat/dog accuracy on the pets from elsewhere (as photos, and through the camera). With `looks`,
     also the fitted pets in each look (`train_pets_in_<look>`), the validation pets in a mixed look
     (`validation_pets_in_looks`), and `logit_weights`: the classifier's own last layer, which turns
-    features into the logit of P(dog)."""
+    features into the logit of P(dog). With `shipped` (the variant's `neither` parameters), also the
+    detector `make run` builds into the model, fitted as the pipeline fits it."""
     import keras  # noqa: PLC0415
 
     from cat_dog_classifier.looks import LOOKS, in_look  # noqa: PLC0415
-    from cat_dog_classifier.neither import predict_features  # noqa: PLC0415
+    from cat_dog_classifier.neither import (  # noqa: PLC0415
+        classifier_layer,
+        fit_detector,
+        predict_features,
+    )
 
     model = keras.saving.load_model(model_file)
     batch = 64
@@ -224,6 +217,7 @@ def variant_features(
         features["validation_pets_in_looks"] = predict_features(model, other_draws, batch)
         kernel, bias = classifier_layer(model).get_weights()
         features["logit_weights"] = np.r_[kernel[:, 0], bias].astype("float64")
+    detector = fit_detector(model, data, shipped) if shipped else None
     accuracy = {}
     if elsewhere:
         labels = np.array([label for _, _, label in elsewhere])
@@ -236,7 +230,7 @@ def variant_features(
             dog = model.predict(images.astype("float32"), batch_size=batch, verbose=0)
             dog = dog["dog_probability"] if isinstance(dog, dict) else dog
             accuracy[key] = float(np.mean((np.ravel(dog) >= 0.5) == labels))
-    return features, pets["train"][1], accuracy
+    return features, pets["train"][1], accuracy, detector
 
 
 def nearest_distance(features: np.ndarray, bank: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -298,6 +292,17 @@ def look_detectors(
                 detectors[name], negative_confidence, weight
             )
     return detectors
+
+
+def shipped_name(settings: dict) -> str:
+    """The table's name for the detector the pipeline builds, from its parameters."""
+    name = f"shipped: {settings['detector']}, {settings['fit_pets']} pets"
+    if settings["detector"] == "nearest_pet":
+        looks = settings.get("looks") or []
+        name += f" as they are or in {len(looks)} looks" if looks else ""
+        weight = settings.get("confidence_weight") or 0
+        name += f" + confidence {weight}" if weight else ""
+    return name
 
 
 def report_text(
@@ -381,6 +386,7 @@ def main() -> None:
     from cat_dog_classifier.config import base_config  # noqa: PLC0415
     from cat_dog_classifier.datasets import NpzDataset  # noqa: PLC0415
     from cat_dog_classifier.neither import (  # noqa: PLC0415
+        detector_score,
         fit_logistic,
         mahalanobis_distance,
         mahalanobis_statistics,
@@ -407,7 +413,8 @@ def main() -> None:
         if not others["test"]:
             print(f"{variant}: no photos of other things in its set (ingest.neither_source)")
             continue
-        features, train_labels, accuracy = variant_features(
+        shipped = block.get("neither")
+        features, train_labels, accuracy, detector = variant_features(
             model_file,
             data,
             spec,
@@ -416,6 +423,7 @@ def main() -> None:
             seed=seed,
             elsewhere=elsewhere,
             looks=arguments.looks,
+            shipped=shipped,
         )
         if accuracy:
             accuracies[variant] = accuracy
@@ -452,6 +460,10 @@ def main() -> None:
             }
             if unit and arguments.looks:
                 scored |= look_detectors(form, features, train_labels, measured)
+            if unit and detector is not None:
+                scored[shipped_name(shipped)] = {
+                    key: detector_score(features[key], detector) for key in measured
+                }
             for name, scores in scored.items():
                 for acceptance in arguments.pet_acceptance:
                     result = evaluate_detector(scores, acceptance)

@@ -2,13 +2,16 @@
 
     python benchmarks/web_samples.py         # web/ as `dvc repro` left it, its default model
     python benchmarks/web_samples.py --model cnn
+    python benchmarks/web_samples.py --photos my_photos/dog/rex.jpg my_photos/cat
 
 For every photo in ../shared/samples/{cat,dog,other} (photos from other sources than the training
-set), headless Chromium starts with a fake camera showing it (scaled to fit 640x480, as a camera
-frames it), opens the page served by web/serve.py with the exported model, waits `--frames` live
-classifications, and reads the answer the page shows (cat, dog, "not sure" or "No cat or dog"),
-P(dog) and the "no cat or dog" score, and keeps a screenshot of the page. Prints a table and writes
-benchmarks/results/web_samples.md (screenshots in benchmarks/results/web_samples/).
+set), or in the files and folders `--photos` names (what is expected of each is the name of its
+folder, or of a folder above it: cat, dog or other), headless Chromium starts with a fake camera
+showing it (scaled to fit 640x480, as a camera frames it), opens the page served by web/serve.py
+with the exported model, waits `--frames` live classifications, and reads the answer the page
+shows (cat, dog, "not sure" or "No cat or dog"), P(dog) and the "no cat or dog" score, and keeps a
+screenshot of the page. Prints a table and writes benchmarks/results/web_samples.md, screenshots
+in benchmarks/results/web_samples/ (with `--photos`: web_photos.md and web_photos/).
 """
 
 import argparse
@@ -62,6 +65,22 @@ def page_answer(video: Path, url: str, frames: int, screenshot: Path) -> dict:
     return {"model": snapshot["model"], "shown": page_label(snapshot), **snapshot["last"]}
 
 
+def photos_to_show(paths: list[Path]) -> list[tuple[str, Path]]:
+    """(expected answer, photo) for every image file in `paths` (files or folders), the answer read
+    from the nearest folder above it named cat, dog or other."""
+    found = []
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for photo in files:
+            if photo.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+                continue
+            folder = next((p.name for p in photo.parents if p.name in EXPECTED), None)
+            if folder is None:
+                sys.exit(f"{photo}: no folder named cat, dog or other above it")
+            found.append((folder, photo))
+    return found
+
+
 def page_label(snapshot: dict) -> str:
     return snapshot["last"]["label"] if snapshot["last"] else "none"
 
@@ -71,7 +90,15 @@ def main() -> None:
     parser.add_argument("--web-dir", type=Path, default=ROOT / "web")
     parser.add_argument("--model", help="a model id of the manifest (default: the page's own)")
     parser.add_argument("--frames", type=int, default=30, help="live frames before reading")
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        nargs="+",
+        help="photos or folders to show instead of the shared samples (in cat/, dog/, other/)",
+    )
     arguments = parser.parse_args()
+    photos = photos_to_show(arguments.photos or [SAMPLES / folder for folder in EXPECTED])
+    report_name = "web_photos" if arguments.photos else "web_samples"
     manifest_path = arguments.web_dir / "models" / "manifest.json"
     if not manifest_path.is_file():
         sys.exit(f"{manifest_path} is missing: run `dvc repro` (or the export pipeline) first")
@@ -86,20 +113,19 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
-    shots = RESULTS / "web_samples"
+    shots = RESULTS / report_name
     shots.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
         base = re.search(r"(http://\S+/)", server.stdout.readline()).group(1)
         url = base + (f"?model={arguments.model}" if arguments.model else "")
         with tempfile.TemporaryDirectory() as scratch:
-            for folder, expected in EXPECTED.items():
-                for photo in sorted((SAMPLES / folder).iterdir()):
-                    video = camera_video(photo, Path(scratch) / "camera.y4m")
-                    shot = shots / f"{folder}_{photo.stem}.png"
-                    answer = page_answer(video, url, arguments.frames, shot)
-                    rows.append((folder, photo.name, expected, answer, shot))
-                    print(folder, photo.name, answer, flush=True)
+            for folder, photo in photos:
+                video = camera_video(photo, Path(scratch) / "camera.y4m")
+                shot = shots / f"{folder}_{photo.stem}.png"
+                answer = page_answer(video, url, arguments.frames, shot)
+                rows.append((folder, photo.name, EXPECTED[folder], answer, shot))
+                print(folder, photo.name, answer, flush=True)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -109,7 +135,9 @@ def main() -> None:
     entry = next((m for m in manifest["models"] if m["id"] == model), {})
     threshold = (entry.get("neither") or {}).get("threshold")
     lines = [
-        "# The shipped page on the shared sample photos, through the fake camera",
+        "# The shipped page on "
+        + ("the photos given" if arguments.photos else "the shared sample photos")
+        + ", through the fake camera",
         "",
         f"Command: `python benchmarks/web_samples.py {' '.join(sys.argv[1:])}`. Model: `{model}`"
         f' ("no cat or dog" threshold: {threshold}). Machine: {machine()}.',
@@ -126,7 +154,7 @@ def main() -> None:
         )
     report = "\n".join([*lines, ""])
     print(report)
-    (RESULTS / "web_samples.md").write_text(report)
+    (RESULTS / f"{report_name}.md").write_text(report)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,16 @@ from cat_dog_classifier.images import decode_image, resize
 from cat_dog_classifier.model_files import model_md5
 from cat_dog_classifier.models import build_model
 from cat_dog_classifier.neither import (
+    DETECTORS,
     calibrate,
+    classifier_layer,
     feature_model,
     fit_detector,
+    in_mixed_looks,
     mahalanobis_distance,
     mahalanobis_statistics,
+    nearest_pet_parts,
+    nearest_pet_score,
     predict_features,
     unit_length,
     with_neither_output,
@@ -25,6 +30,13 @@ from cat_dog_classifier.neither import (
 from cat_dog_classifier.pipelines.export.nodes import MANIFEST, export_tfjs_models
 
 SETTINGS = {"pet_acceptance": 0.9, "fit_pets": 40, "regularisation": 1.0, "seed": 0}
+NEAREST_PET = SETTINGS | {
+    "detector": "nearest_pet",
+    "unit_features": True,
+    "looks": ["sharpened", "recompressed", "softened", "cropped", "noisy", "mixed"],
+    "confidence_weight": 0.5,
+    "confidence_cap": 12.0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +93,7 @@ def test_a_transfer_models_features_are_its_pooled_backbone_features():
     # The head's Dense on these features is the model's P(dog).
     head = model.get_layer("head")
     np.testing.assert_allclose(head.predict(features, verbose=0), model.predict(images, verbose=0))
+    assert classifier_layer(model) is head.get_layer("dog_probability")
 
 
 @pytest.mark.parametrize("unit", [False, True], ids=["raw", "unit_length"])
@@ -104,12 +117,75 @@ def test_mahalanobis_layers_compute_what_numpy_computes(model_and_input, unit):
     np.testing.assert_allclose(outputs["neither_score"].ravel(), expected, atol=2e-4)
 
 
+def test_nearest_pet_layers_compute_what_numpy_computes(model_and_input):
+    model, model_input = model_and_input
+    detector = fit_detector(model, model_input, NEAREST_PET)
+    assert detector["bank"].shape == (40, 16)
+    np.testing.assert_allclose(np.linalg.norm(detector["bank"], axis=1), 1.0, rtol=1e-5)
+    combined = with_neither_output(model, detector)
+
+    images = np.concatenate([model_input["test_images"], model_input["test_neither_images"]])
+    outputs = combined.predict(images.astype("float32"), verbose=0)
+    np.testing.assert_allclose(
+        outputs["dog_probability"], model.predict(images.astype("float32"), verbose=0), atol=1e-6
+    )
+    features = predict_features(model, images, 8)
+    distance, negative_confidence = nearest_pet_parts(features, detector)
+    assert np.all((distance >= -1e-6) & (distance <= 2))
+    # minus |logit|, the logit being the one behind the model's own P(dog)
+    probability = np.clip(outputs["dog_probability"].ravel(), 1e-6, 1 - 1e-6)
+    np.testing.assert_allclose(
+        -negative_confidence, np.abs(np.log(probability / (1 - probability))), atol=1e-3
+    )
+    score = nearest_pet_score(features, detector)
+    expected = 1 / (1 + np.exp(-(score - detector["threshold"]) / detector["scale"]))
+    np.testing.assert_allclose(outputs["neither_score"].ravel(), expected, atol=2e-4)
+
+
+def test_a_banked_pet_is_at_distance_zero_and_the_weight_adds_the_confidence(model_and_input):
+    model, model_input = model_and_input
+    assert len(model_input["train_images"]) == NEAREST_PET["fit_pets"]  # every pet is banked
+    as_they_are = fit_detector(model, model_input, NEAREST_PET | {"looks": []})
+    banked = predict_features(model, model_input["train_images"], 8)
+    distance, negative_confidence = nearest_pet_parts(banked, as_they_are)
+    np.testing.assert_allclose(distance, 0.0, atol=1e-5)
+
+    features = predict_features(model, model_input["test_images"], 8)
+    distance, negative_confidence = nearest_pet_parts(features, as_they_are)
+    scaled_distance = (distance - as_they_are["distance_centre"]) / as_they_are["distance_spread"]
+    scaled_confidence = (negative_confidence - as_they_are["confidence_centre"]) / as_they_are[
+        "confidence_spread"
+    ]
+    assert np.std(scaled_confidence) > 0.1
+    for weight in (0.0, 0.5, 2.0):
+        np.testing.assert_allclose(
+            nearest_pet_score(features, as_they_are | {"confidence_weight": weight}),
+            scaled_distance + weight * scaled_confidence,
+        )
+
+
+def test_the_bank_holds_pets_in_other_looks(gray_set):
+    pets = gray_set["train_images"][:40]
+    looks = ["sharpened", "noisy"]
+    mixed = in_mixed_looks(pets, looks, seed=3)
+    assert mixed.shape == pets.shape and mixed.dtype == pets.dtype
+    changed = np.any(mixed != pets, axis=(1, 2, 3))
+    assert 5 <= changed.sum() <= 38  # about two in three in another look, the rest as they are
+    np.testing.assert_array_equal(mixed, in_mixed_looks(pets, looks, seed=3))
+    np.testing.assert_array_equal(in_mixed_looks(pets, [], seed=3), pets)
+
+
+def test_nearest_pet_needs_unit_features(model_and_input):
+    model, model_input = model_and_input
+    with pytest.raises(ValueError, match="unit_features"):
+        fit_detector(model, model_input, NEAREST_PET | {"unit_features": False})
+
+
 def test_the_threshold_accepts_the_asked_share_of_validation_pets(model_and_input):
     model, model_input = model_and_input
-    for kind in ("mahalanobis", "relative_mahalanobis", "logistic"):
-        combined = with_neither_output(
-            model, fit_detector(model, model_input, {**SETTINGS, "detector": kind})
-        )
+    for kind in DETECTORS:
+        settings = NEAREST_PET if kind == "nearest_pet" else {**SETTINGS, "detector": kind}
+        combined = with_neither_output(model, fit_detector(model, model_input, settings))
         scores = combined.predict(model_input["validation_images"].astype("float32"), verbose=0)
         accepted = np.mean(scores["neither_score"].ravel() < 0.5)
         assert accepted == pytest.approx(SETTINGS["pet_acceptance"], abs=1 / 12), kind
@@ -148,7 +224,7 @@ def test_statistics_are_per_class_means_and_a_shared_precision():
 @pytest.mark.slow
 def test_a_model_with_the_third_answer_saves_and_exports_to_tfjs(model_and_input, tmp_path):
     model, model_input = model_and_input
-    settings = {**SETTINGS, "detector": "mahalanobis", "unit_features": True}  # as shipped
+    settings = NEAREST_PET  # as shipped
     combined = with_neither_output(model, fit_detector(model, model_input, settings))
     combined.save(tmp_path / "model.keras")
     reloaded = keras.saving.load_model(tmp_path / "model.keras")

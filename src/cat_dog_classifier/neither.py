@@ -2,7 +2,15 @@
 the photos it was trained on (and, for the trained detector, photos of other things), calibrated on
 validation photos, and built into the model as a second output, `neither_score`, next to P(dog).
 
-Three detectors, compared in benchmarks/neither.py:
+Four detectors, compared in benchmarks/neither.py:
+- `nearest_pet` (the default): the cosine distance of the features to the nearest of a bank of
+  training pets, each seen as it is or in another look (sharpened, re-compressed, softened,
+  cropped, noisy: cat_dog_classifier.looks), plus `confidence_weight` times minus the classifier's
+  own confidence |logit P(dog)|, each term scaled by its median and spread on the validation pets.
+  A Gaussian per class (below) learns the training copies' look as part of "pet" and turned away
+  sharp photos of pets from elsewhere; the nearest banked pet in a like look does not, and a
+  classifier sure it sees a dog is evidence of a pet whatever the distance (README, "The third
+  answer");
 - `mahalanobis`: the Mahalanobis distance of the features to the nearer of the cats' and the dogs'
   Gaussians (shared covariance, Ledoit-Wolf shrinkage; Lee et al., 2018): fitted on pets alone;
 - `relative_mahalanobis`: the same minus the distance to one Gaussian of all pets (Ren et al.,
@@ -27,7 +35,7 @@ import numpy as np
 from keras import layers
 
 OUTPUTS = ("dog_probability", "neither_score")
-DETECTORS = ("mahalanobis", "relative_mahalanobis", "logistic")
+DETECTORS = ("nearest_pet", "mahalanobis", "relative_mahalanobis", "logistic")
 
 
 def feature_model(model: keras.Model) -> keras.Model:
@@ -37,6 +45,17 @@ def feature_model(model: keras.Model) -> keras.Model:
     if "pooled_features" in names:  # transfer: the head reads the pooled backbone features
         return keras.Model(model.input, model.get_layer("pooled_features").output)
     return keras.Model(model.input, model.get_layer("dog_probability").input)
+
+
+def classifier_layer(model: keras.Model) -> layers.Dense:
+    """The Dense layer that gives P(dog) from the features: the model's own for the CNNs, inside
+    its `head` for `transfer`."""
+    for layer in model.layers:
+        if layer.name == "dog_probability":
+            return layer
+        if isinstance(layer, keras.Model) and "dog_probability" in [x.name for x in layer.layers]:
+            return layer.get_layer("dog_probability")
+    raise ValueError(f"{model.name}: no dog_probability layer")
 
 
 def unit_length(features: np.ndarray) -> np.ndarray:
@@ -101,6 +120,68 @@ def fit_logistic(
     return weights, bias
 
 
+def in_mixed_looks(images: np.ndarray, looks: list[str], seed: int) -> np.ndarray:
+    """A copy of `images` with each photo as it is or in one of `looks` (cat_dog_classifier.looks),
+    drawn at random per photo, all equally likely."""
+    from cat_dog_classifier.looks import in_look  # noqa: PLC0415
+
+    drawn = np.random.default_rng(seed).integers(0, len(looks) + 1, len(images))
+    result = np.array(images, copy=True)
+    for index, look in enumerate(looks, start=1):
+        if np.any(drawn == index):
+            result[drawn == index] = in_look(result[drawn == index], look, seed + index)
+    return result
+
+
+def nearest_pet_parts(
+    features: np.ndarray, detector: Mapping[str, Any], chunk: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """(cosine distance to the nearest banked pet, minus the classifier's confidence |logit|
+    capped at `confidence_cap`) of raw features (NumPy)."""
+    unit, bank = unit_length(features).astype("float32"), detector["bank"].astype("float32")
+    distance = np.concatenate(
+        [1.0 - (unit[i : i + chunk] @ bank.T).max(axis=1) for i in range(0, len(unit), chunk)]
+    ).astype("float64")
+    logit = features.astype("float64") @ detector["logit_weights"] + detector["logit_bias"]
+    return distance, -np.minimum(np.abs(logit), detector["confidence_cap"])
+
+
+def nearest_pet_score(features: np.ndarray, detector: Mapping[str, Any]) -> np.ndarray:
+    """The distance plus `confidence_weight` times minus the confidence, each scaled by its median
+    and spread on the validation pets (NumPy)."""
+    distance, negative_confidence = nearest_pet_parts(features, detector)
+    distance = (distance - detector["distance_centre"]) / detector["distance_spread"]
+    negative_confidence = (negative_confidence - detector["confidence_centre"]) / detector[
+        "confidence_spread"
+    ]
+    return distance + detector["confidence_weight"] * negative_confidence
+
+
+def fit_nearest_pet(
+    model: keras.Model, pet_images: np.ndarray, validation_features: np.ndarray, settings: Mapping
+) -> dict[str, Any]:
+    """The bank (the unit features of `pet_images`, each in a look drawn from `settings["looks"]`),
+    the classifier's own logit, and the scaling of both terms on the validation pets' (raw)
+    features."""
+    batch, seed = int(settings.get("batch_size", 64)), int(settings.get("seed", 0))
+    banked = in_mixed_looks(pet_images, list(settings.get("looks") or []), seed)
+    kernel, bias = classifier_layer(model).get_weights()
+    detector: dict[str, Any] = {
+        "bank": predict_features(model, banked, batch, unit=True).astype("float32"),
+        "logit_weights": kernel[:, 0].astype("float64"),
+        "logit_bias": float(bias[0]),
+        "confidence_weight": float(settings.get("confidence_weight", 0.0)),
+        "confidence_cap": float(settings.get("confidence_cap", 12.0)),
+    }
+    distance, negative_confidence = nearest_pet_parts(validation_features, detector)
+    return detector | {
+        "distance_centre": float(np.median(distance)),
+        "distance_spread": float(np.std(distance)) or 1.0,
+        "confidence_centre": float(np.median(negative_confidence)),
+        "confidence_spread": float(np.std(negative_confidence)) or 1.0,
+    }
+
+
 def calibrate(validation_pet_scores: np.ndarray, pet_acceptance: float) -> tuple[float, float]:
     """(threshold, scale): the score below which `pet_acceptance` of validation pets fall, and the
     spread of their scores (the squash's temperature)."""
@@ -149,13 +230,60 @@ def mahalanobis_layers(
     return layers.Subtract(name="neither_relative_distance")([nearest, background])
 
 
+def nearest_pet_layers(
+    features: keras.KerasTensor, unit: keras.KerasTensor, detector: Mapping[str, Any]
+) -> keras.KerasTensor:
+    """`nearest_pet_score` as standard layers: one Dense of one unit per banked pet (the cosine
+    similarities) and a max over them; the classifier's logit with both signs through a capped ReLU
+    (their sum is min(|logit|, cap)); one Dense combining the three with the scalings."""
+    bank = detector["bank"]
+    similarity = layers.Dense(
+        len(bank), use_bias=False, name="neither_pet_similarity", dtype="float32"
+    )
+    similarities = similarity(unit)
+    similarity.set_weights([bank.T.astype("float32")])
+    as_sequence = layers.Reshape((len(bank), 1), name="neither_similarities", dtype="float32")
+    nearest = layers.GlobalMaxPooling1D(name="neither_nearest_pet", dtype="float32")(
+        as_sequence(similarities)
+    )
+    signed = layers.Dense(2, name="neither_logit_both_signs", dtype="float32")
+    signed_logits = signed(features)
+    weights, bias = detector["logit_weights"], detector["logit_bias"]
+    both_signs = np.stack([weights, -weights], axis=1).astype("float32")
+    signed.set_weights([both_signs, np.array([bias, -bias], "float32")])
+    confidence_parts = layers.ReLU(
+        max_value=detector["confidence_cap"], name="neither_confidence_parts", dtype="float32"
+    )(signed_logits)
+    terms = layers.Concatenate(name="neither_terms", dtype="float32")([nearest, confidence_parts])
+    # distance = 1 - nearest; minus confidence = -(part0 + part1); each scaled as on validation
+    distance_scale = 1.0 / detector["distance_spread"]
+    confidence_scale = detector["confidence_weight"] / detector["confidence_spread"]
+    combine = layers.Dense(1, name="neither_distance_and_confidence", dtype="float32")
+    score = combine(terms)
+    combine.set_weights(
+        [
+            np.array([[-distance_scale], [-confidence_scale], [-confidence_scale]], "float32"),
+            np.array(
+                [
+                    (1.0 - detector["distance_centre"]) * distance_scale
+                    - detector["confidence_centre"] * confidence_scale
+                ],
+                "float32",
+            ),
+        ]
+    )
+    return score
+
+
 def with_neither_output(model: keras.Model, detector: dict[str, Any]) -> keras.Model:
     """`model` with a second output, `neither_score` in [0, 1] (0.5 at the calibrated threshold),
     computed from its own features by `detector` (what `fit_detector` returns)."""
-    features = feature_model(model).output
+    raw = features = feature_model(model).output
     if detector.get("unit_features"):
         features = layers.UnitNormalization(name="neither_unit_features", dtype="float32")(features)
-    if detector["kind"] in ("mahalanobis", "relative_mahalanobis"):
+    if detector["kind"] == "nearest_pet":
+        score = nearest_pet_layers(raw, features, detector)
+    elif detector["kind"] in ("mahalanobis", "relative_mahalanobis"):
         relative = detector["kind"] == "relative_mahalanobis"
         score = mahalanobis_layers(features, detector["statistics"], relative)
     else:
@@ -195,8 +323,9 @@ def predict_features(
 def fit_detector(
     model: keras.Model, model_input: Mapping[str, np.ndarray], settings: dict[str, Any]
 ) -> dict[str, Any]:
-    """Fit `settings["detector"]` on the model's features of `fit_pets` training pets (and of the
-    training "neither" photos, for `logistic`), and calibrate it on the validation pets.
+    """Fit `settings["detector"]` on the model's features of `fit_pets` training pets (the bank of
+    `nearest_pet`; with the training "neither" photos, for `logistic`), and calibrate it on the
+    validation pets.
 
     Returns what `with_neither_output` builds from, and a summary of how it was fitted.
     """
@@ -204,26 +333,40 @@ def fit_detector(
     if kind not in DETECTORS:
         raise ValueError(f"Unknown detector {kind!r}: use one of {DETECTORS}")
     batch, unit = int(settings.get("batch_size", 64)), bool(settings.get("unit_features", False))
+    if kind == "nearest_pet" and not unit:
+        raise ValueError("The nearest_pet detector compares directions: set unit_features: true")
     labels = model_input["train_labels"]
     chosen = np.sort(
         np.random.default_rng(seed).permutation(len(labels))[: int(settings["fit_pets"])]
     )
-    pets = predict_features(model, model_input["train_images"][chosen], batch, unit)
+    validation = predict_features(model, model_input["validation_images"], batch)
     detector: dict[str, Any] = {"kind": kind, "unit_features": unit}
-    if kind in ("mahalanobis", "relative_mahalanobis"):
+    if kind == "nearest_pet":
+        pets = model_input["train_images"][chosen]
+        detector |= fit_nearest_pet(model, pets, validation, settings)
+    elif kind in ("mahalanobis", "relative_mahalanobis"):
+        pets = predict_features(model, model_input["train_images"][chosen], batch, unit)
         detector["statistics"] = mahalanobis_statistics(pets, labels[chosen])
-
-        def score(features: np.ndarray) -> np.ndarray:
-            relative = kind == "relative_mahalanobis"
-            return mahalanobis_distance(features, detector["statistics"], relative)
     else:
+        pets = predict_features(model, model_input["train_images"][chosen], batch, unit)
         others = predict_features(model, model_input["train_neither_images"], batch, unit)
         weights, bias = fit_logistic(pets, others, float(settings["regularisation"]), seed)
         detector |= {"weights": weights, "bias": bias}
-
-        def score(features: np.ndarray) -> np.ndarray:
-            return features.astype("float64") @ weights + bias
-
-    validation = predict_features(model, model_input["validation_images"], batch, unit)
-    threshold, scale = calibrate(score(validation), float(settings["pet_acceptance"]))
+    threshold, scale = calibrate(
+        detector_score(validation, detector), float(settings["pet_acceptance"])
+    )
     return detector | {"threshold": threshold, "scale": scale, "fitted_on_pets": len(chosen)}
+
+
+def detector_score(features: np.ndarray, detector: Mapping[str, Any]) -> np.ndarray:
+    """The detector's score of raw features before the squash, what its layers compute (NumPy):
+    higher is farther from the pets."""
+    kind = detector["kind"]
+    if kind == "nearest_pet":
+        return nearest_pet_score(features, detector)
+    features = unit_length(features) if detector["unit_features"] else features
+    if kind in ("mahalanobis", "relative_mahalanobis"):
+        return mahalanobis_distance(
+            features, detector["statistics"], relative=kind == "relative_mahalanobis"
+        )
+    return features.astype("float64") @ detector["weights"] + detector["bias"]

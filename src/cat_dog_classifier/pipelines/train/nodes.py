@@ -70,6 +70,11 @@ def add_neither_output(
         "neither_scale": detector["scale"],
         "neither_fitted_on_pets": detector["fitted_on_pets"],
     }
+    if detector["kind"] == "nearest_pet":
+        summary |= {
+            "neither_looks": list(settings.get("looks") or []),
+            "neither_confidence_weight": detector["confidence_weight"],
+        }
     logger.info("The third answer, 'no cat or dog': %s", summary)
     return with_neither_output(model, detector), summary
 
