@@ -166,13 +166,14 @@ def variant_features(
     elsewhere: list[tuple[str, bytes, int]],
     looks: bool = False,
     shipped: dict | None = None,
-) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], dict | None]:
-    """The model's features of every group of photos measured, the fitted pets' labels, and its
-    cat/dog accuracy on the pets from elsewhere (as photos, and through the camera). With `looks`,
-    also the fitted pets in each look (`train_pets_in_<look>`), the validation pets in a mixed look
-    (`validation_pets_in_looks`), and `logit_weights`: the classifier's own last layer, which turns
-    features into the logit of P(dog). With `shipped` (the variant's `neither` parameters), also the
-    detector `make run` builds into the model, fitted as the pipeline fits it."""
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, float], dict, dict | None]:
+    """The model's features of every group of photos measured, the fitted pets' labels, its
+    cat/dog accuracy on the pets from elsewhere (as photos, and through the camera), and its
+    classifier's last layer (`logit_weights`, `logit_bias`: what turns features into the logit of
+    P(dog)). With `looks`, also the fitted pets in each look (`train_pets_in_<look>`) and the
+    validation pets in a mixed look (`validation_pets_in_looks`). With `shipped` (the variant's
+    `neither` parameters), also the detector `make run` builds into the model, fitted as the
+    pipeline fits it."""
     import keras  # noqa: PLC0415
 
     from cat_dog_classifier.looks import LOOKS, in_look  # noqa: PLC0415
@@ -215,8 +216,8 @@ def variant_features(
             features[f"train_pets_in_{look}"] = predict_features(model, in_other_look, batch)
         other_draws = in_look(pets["validation"][0], "mixed", seed + len(LOOKS))
         features["validation_pets_in_looks"] = predict_features(model, other_draws, batch)
-        kernel, bias = classifier_layer(model).get_weights()
-        features["logit_weights"] = np.r_[kernel[:, 0], bias].astype("float64")
+    kernel, bias = classifier_layer(model).get_weights()
+    classifier = {"logit_weights": kernel[:, 0].astype("float64"), "logit_bias": float(bias[0])}
     detector = fit_detector(model, data, shipped) if shipped else None
     accuracy = {}
     if elsewhere:
@@ -230,18 +231,7 @@ def variant_features(
             dog = model.predict(images.astype("float32"), batch_size=batch, verbose=0)
             dog = dog["dog_probability"] if isinstance(dog, dict) else dog
             accuracy[key] = float(np.mean((np.ravel(dog) >= 0.5) == labels))
-    return features, pets["train"][1], accuracy, detector
-
-
-def nearest_distance(features: np.ndarray, bank: np.ndarray, chunk: int = 512) -> np.ndarray:
-    """Cosine distance of each unit-length feature vector to its nearest in `bank` (unit length)."""
-    bank = bank.astype("float32")
-    return np.concatenate(
-        [
-            1.0 - (features[start : start + chunk].astype("float32") @ bank.T).max(axis=1)
-            for start in range(0, len(features), chunk)
-        ]
-    ).astype("float64")
+    return features, pets["train"][1], accuracy, classifier, detector
 
 
 def with_confidence(
@@ -264,26 +254,32 @@ def look_detectors(
     raw: dict[str, np.ndarray],
     train_labels: np.ndarray,
     measured: list[str],
+    classifier: dict,
 ) -> dict[str, dict[str, np.ndarray]]:
     """The scores of every group measured by the detectors that see the pets in other looks
-    (unit-length features `form`, raw features `raw` for the classifier's logit)."""
+    (unit-length features `form`, raw features `raw`; `classifier`: its last layer, for the
+    confidence). The nearest-pet distance and the confidence are the shipped detector's own
+    (`nearest_pet_parts`), on banks the pipeline does not build."""
     from cat_dog_classifier.looks import LOOKS  # noqa: PLC0415
     from cat_dog_classifier.neither import (  # noqa: PLC0415
         mahalanobis_distance,
         mahalanobis_statistics,
+        nearest_pet_parts,
     )
 
     in_looks = np.concatenate([form["train_pets"]] + [form[f"train_pets_in_{k}"] for k in LOOKS])
     labels_in_looks = np.tile(train_labels, len(LOOKS) + 1)
     statistics = mahalanobis_statistics(in_looks, labels_in_looks)
-    weights = raw["logit_weights"]
-    negative_confidence = {
-        key: -np.minimum(np.abs(raw[key].astype("float64") @ weights[:-1] + weights[-1]), 12.0)
-        for key in measured
-    }
+
+    def nearest_pet(bank: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        parts = classifier | {"bank": bank, "confidence_cap": 12.0}
+        return {key: nearest_pet_parts(raw[key], parts) for key in measured}
+
+    as_they_are, in_all_looks = nearest_pet(form["train_pets"]), nearest_pet(in_looks)
+    negative_confidence = {key: confidence for key, (_, confidence) in in_all_looks.items()}
     detectors = {
-        "nearest pet": {k: nearest_distance(form[k], form["train_pets"]) for k in measured},
-        "nearest pet, in looks": {k: nearest_distance(form[k], in_looks) for k in measured},
+        "nearest pet": {key: distance for key, (distance, _) in as_they_are.items()},
+        "nearest pet, in looks": {key: distance for key, (distance, _) in in_all_looks.items()},
         "mahalanobis, in looks": {k: mahalanobis_distance(form[k], statistics) for k in measured},
     }
     for name in ("mahalanobis, in looks", "nearest pet, in looks"):
@@ -414,7 +410,7 @@ def main() -> None:
             print(f"{variant}: no photos of other things in its set (ingest.neither_source)")
             continue
         shipped = block.get("neither")
-        features, train_labels, accuracy, detector = variant_features(
+        features, train_labels, accuracy, classifier, detector = variant_features(
             model_file,
             data,
             spec,
@@ -438,10 +434,7 @@ def main() -> None:
         measured += ["validation_pets_in_looks"] if arguments.looks else []
 
         for unit in (False, True):
-            form = {
-                key: unit_length(value) if unit and value.ndim == 2 else value
-                for key, value in features.items()
-            }
+            form = {key: unit_length(value) if unit else value for key, value in features.items()}
             suffix = ", unit length" if unit else ""
             statistics = mahalanobis_statistics(form["train_pets"], train_labels)
             detectors = {
@@ -459,7 +452,7 @@ def main() -> None:
                 for name, score in detectors.items()
             }
             if unit and arguments.looks:
-                scored |= look_detectors(form, features, train_labels, measured)
+                scored |= look_detectors(form, features, train_labels, measured, classifier)
             if unit and detector is not None:
                 scored[shipped_name(shipped)] = {
                     key: detector_score(features[key], detector) for key in measured

@@ -164,6 +164,19 @@ def test_a_banked_pet_is_at_distance_zero_and_the_weight_adds_the_confidence(mod
         )
 
 
+def test_the_nearest_pet_is_the_closest_direction_and_the_confidence_is_capped():
+    detector = {
+        "bank": np.array([[1.0, 0.0], [0.0, 1.0]]),
+        "logit_weights": np.array([10.0, 0.0]),
+        "logit_bias": 1.0,
+        "confidence_cap": 12.0,
+    }
+    features = np.array([[3.0, 0.0], [0.5, 0.5], [-2.0, 0.0]])  # raw: of any length
+    distance, negative_confidence = nearest_pet_parts(features, detector, chunk=2)
+    assert distance == pytest.approx([0.0, 1 - np.sqrt(0.5), 1.0], abs=1e-6)
+    assert negative_confidence == pytest.approx([-12.0, -6.0, -12.0])  # |31| and |-19| capped
+
+
 def test_the_bank_holds_pets_in_other_looks(gray_set):
     pets = gray_set["train_images"][:40]
     looks = ["sharpened", "noisy"]

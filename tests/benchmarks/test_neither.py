@@ -60,13 +60,6 @@ def test_pets_elsewhere_are_reported_against_the_tests_other_things(neither_benc
     assert neither_benchmark.elsewhere_results({"test_neither": np.ones(2)}, 0.5) == {}
 
 
-def test_the_nearest_pet_is_the_closest_direction_in_the_bank(neither_benchmark):
-    bank = np.array([[1.0, 0.0], [0.0, 1.0]])
-    features = np.array([[1.0, 0.0], [np.sqrt(0.5), np.sqrt(0.5)], [-1.0, 0.0]])
-    distance = neither_benchmark.nearest_distance(features, bank, chunk=2)
-    assert distance == pytest.approx([0.0, 1 - np.sqrt(0.5), 1.0], abs=1e-6)
-
-
 def test_confidence_is_added_on_the_validation_pets_scale(neither_benchmark):
     """Each score is first centred and scaled on the validation pets, so a unit of weight moves a
     photo by one validation spread of confidence whatever the distance's own units."""
