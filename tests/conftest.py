@@ -161,6 +161,14 @@ def server(archive: bytes) -> Iterator[Files]:
         yield served
 
 
+def resident_file_bytes() -> int:
+    """The bytes of memory-mapped files this process holds resident (Linux: RssFile)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("RssFile:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("/proc/self/status has no RssFile line")
+
+
 def copy_project(project_root: Path, destination: Path) -> Path:
     """The project as git sees it (tracked files, new ones not ignored): no data, models, venv."""
     listed = subprocess.run(

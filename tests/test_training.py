@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from cat_dog_classifier import training
 from cat_dog_classifier.config import base_config
 from cat_dog_classifier.datasets import NpzDataset
 from cat_dog_classifier.models import build_model, build_transfer
@@ -27,7 +28,7 @@ from cat_dog_classifier.training import (
     unfreeze_top_layers,
     worker_shard,
 )
-from tests.conftest import backbone_weights
+from tests.conftest import backbone_weights, resident_file_bytes
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,30 @@ def test_dataset_reads_a_memory_mapped_set_batch_by_batch(gray_set, tmp_path):
         np.concatenate([x for x, _ in batches]), gray_set["train_images"].astype("float32")
     )
     assert [len(x) for x, _ in batches] == [16, 16, 8]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's RssFile")
+def test_a_memory_mapped_set_read_whole_leaves_resident_memory_as_it_goes(
+    rgb_set, tmp_path, monkeypatch
+):
+    # The real photos repeated to a set of ~40 MiB, read in batches of ~0.6 MiB.
+    repeats = -(-40 * 2**20 // rgb_set["train_images"].nbytes)
+    photos = np.concatenate([rgb_set["train_images"]] * repeats)
+    NpzDataset(filepath=str(tmp_path / "set.npz")).save(
+        {"images": photos, "labels": np.zeros(len(photos), np.uint8)}
+    )
+    mapped = NpzDataset(filepath=str(tmp_path / "set.npz")).load()
+
+    def peak_growth(release_bytes: int) -> int:
+        monkeypatch.setattr(training, "RELEASE_BYTES", release_bytes)
+        before, peak = resident_file_bytes(), 0
+        for _ in make_dataset(mapped["images"], mapped["labels"], 48):
+            peak = max(peak, resident_file_bytes() - before)
+        assert resident_file_bytes() - before < 4 * 2**20  # released at the end of the epoch
+        return peak
+
+    assert peak_growth(2**62) > 0.8 * photos.nbytes  # never released mid-epoch: the whole set
+    assert peak_growth(4 * 2**20) < 0.3 * photos.nbytes  # the batches read since the last release
 
 
 def test_workers_read_disjoint_shards_of_the_same_size(gray_set):

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from cat_dog_classifier.augmentation import augment
+from cat_dog_classifier.datasets.npz_dataset import release_pages
 from cat_dog_classifier.model_files import load_keras_model
 from cat_dog_classifier.models import build_model, build_transfer, resolve_weights
 
@@ -28,6 +29,8 @@ logger = logging.getLogger(__name__)
 PRECISIONS = ("float32", "mixed_bfloat16")
 # CPU features that compute bfloat16 natively (oneDNN uses them for matmuls and convolutions).
 BFLOAT16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+# A memory-mapped set's pages leave resident memory after this many bytes read (release_pages).
+RELEASE_BYTES = 64 * 2**20
 
 
 def cpu_has_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -141,8 +144,9 @@ def make_dataset(
     `augmentation` parameters (`augmentation.augment`; it needs the seed, which draws it too).
 
     `images` may be a memory map: only the images of each batch are read and copied, never the
-    whole set (a 224x224 RGB training set is 3 GB). They are cast to float32 per batch; augmentation
-    runs here, ahead of training (prefetched), never inside the model.
+    whole set (a 224x224 RGB training set is 3 GB), and the pages read leave resident memory every
+    `RELEASE_BYTES`, so memory grows with the batch, not the set. They are cast to float32 per
+    batch; augmentation runs here, ahead of training (prefetched), never inside the model.
     """
     if augmentation and shuffle_seed is None:
         raise ValueError("Augmentation draws from the shuffling's generator: give a shuffle_seed")
@@ -154,10 +158,16 @@ def make_dataset(
         # one generator per epoch: its order first, then each batch's augmentation in turn
         rng = None if shuffle_seed is None else np.random.default_rng((shuffle_seed, next(epochs)))
         order = photos if rng is None else photos[rng.permutation(count)]
+        unreleased = 0
         for start in range(0, count, batch_size):
             chosen = np.sort(order[start : start + batch_size])  # sorted: sequential reads
             batch = images[chosen]
+            unreleased += batch.nbytes
+            if unreleased >= RELEASE_BYTES:
+                release_pages(images)
+                unreleased = 0
             yield augment(batch, augmentation, rng) if augmentation else batch, labels[chosen]
+        release_pages(images)
 
     signature = (
         tf.TensorSpec(

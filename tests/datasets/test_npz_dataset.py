@@ -8,6 +8,8 @@ import pytest
 from kedro.io import DatasetError
 
 from cat_dog_classifier.datasets import NpzDataset, StreamedArray
+from cat_dog_classifier.datasets.npz_dataset import release_pages
+from tests.conftest import resident_file_bytes
 
 
 @pytest.fixture
@@ -88,6 +90,24 @@ def test_arrays_load_memory_mapped_without_a_copy(tmp_path: Path, arrays: dict) 
     np.testing.assert_array_equal(images[[3, 0]], arrays["train_images"][[3, 0]])
     assert loaded["count"] == 4 and loaded["none"].shape == (0, 3)
     assert len(loaded) == len(arrays) + 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's RssFile")
+def test_released_pages_leave_resident_memory_and_the_array_stays_valid(tmp_path: Path) -> None:
+    whole = np.random.default_rng(1).integers(0, 256, (64, 2**20), dtype=np.uint8)  # 64 MiB
+    path = tmp_path / "set.npz"
+    NpzDataset(filepath=str(path)).save({"images": whole})
+    images = NpzDataset(filepath=str(path)).load()["images"]
+    before = resident_file_bytes()
+    view = images[8:]
+    assert int(view.sum(dtype=np.int64)) == int(whole[8:].sum(dtype=np.int64))  # read every page
+    assert resident_file_bytes() - before > 48 * 2**20
+
+    release_pages(view)  # a view releases its whole map
+    assert resident_file_bytes() - before < 4 * 2**20
+    np.testing.assert_array_equal(images[[0, 63]], whole[[0, 63]])  # still readable
+    release_pages(whole)  # an array in memory: nothing to release, nothing changed
+    assert whole.shape == (64, 2**20)
 
 
 def test_a_compressed_npz_is_refused(tmp_path: Path, arrays: dict) -> None:

@@ -1,5 +1,6 @@
 """A mapping of NumPy arrays stored as one uncompressed, byte-reproducible .npz file."""
 
+import mmap
 import struct
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -59,9 +60,26 @@ class StreamedArray:
             raise ValueError(f"Chunks gave {rows} rows instead of {self.shape[0]}")
 
 
+def release_pages(array: np.ndarray) -> None:
+    """Let go of the pages this process has read of the file `array` maps (or a view of one maps);
+    nothing for an array in memory.
+
+    A memory map's pages, once read, stay in the process's resident memory (RSS) until unmapped:
+    reading a whole set batch by batch would leave it all there, so RSS would grow with the
+    dataset. Released, they stay in the kernel's page cache (free to reuse, cheap to read again)
+    and leave RSS. The array stays valid: a page read again is mapped again.
+    """
+    base = array
+    while isinstance(base, np.ndarray):  # a view's base chain ends at the map
+        base = base.base
+    if isinstance(base, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):  # not on Windows
+        base.madvise(mmap.MADV_DONTNEED)
+
+
 class MappedNpz(Mapping[str, np.ndarray]):
     """The arrays of an uncompressed .npz, memory-mapped: an array costs no memory until its pages
-    are read, and reading a slice reads only that slice (a 224x224 RGB training set is 3 GB)."""
+    are read, and reading a slice reads only that slice (a 224x224 RGB training set is 3 GB). Who
+    reads one whole, in parts, calls `release_pages` as it goes."""
 
     _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # a zip member's local header, before its name
 

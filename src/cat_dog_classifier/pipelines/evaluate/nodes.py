@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from cat_dog_classifier.datasets.npz_dataset import release_pages
 from cat_dog_classifier.labels import LABEL_CODES, LABELS, NEITHER
 from cat_dog_classifier.model_files import model_md5
 
@@ -48,7 +49,8 @@ def predict(model: Model, model_input: Mapping[str, np.ndarray], batch_size: int
 
 
 def _predict_in_chunks(model: Model, images: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-    """P(dog) (and `neither_score`, if the model has it) for `images`, a chunk cast at a time."""
+    """P(dog) (and `neither_score`, if the model has it) for `images`, a chunk cast at a time (the
+    pages of a memory map released after each)."""
     chunks: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(images), _PREDICTION_CHUNK):
         outputs = model.predict(
@@ -56,6 +58,7 @@ def _predict_in_chunks(model: Model, images: np.ndarray, batch_size: int) -> dic
             batch_size=batch_size,
             verbose=0,
         )
+        release_pages(images)
         if not isinstance(outputs, dict):
             outputs = {"dog_probability": outputs}
         for name, values in outputs.items():
