@@ -1,5 +1,5 @@
 """Take README's two screenshots from a built project (after `make run`): the camera page showing a
-photo through a fake camera, and MLflow's comparison of the variants' evaluation runs.
+photo through a fake camera, and MLflow's comparison of the variants' runs (one run each).
 
     python docs/screenshots.py --photo data/01_raw/samples/dog/dog.jpeg
     python docs/screenshots.py --project /path/to/built/clone --photo dog.jpeg --output docs/images
@@ -93,8 +93,8 @@ def page_screenshot(driver, web_dir: Path, photo: Path, output: Path) -> None:
             browser.close()
 
 
-def evaluation_runs(tracking_uri: str) -> tuple[str, list[str]]:
-    """The experiment and, per variant, its latest run holding test metrics."""
+def variant_runs(tracking_uri: str) -> tuple[str, list[str]]:
+    """The study's experiment and, per variant, its latest finished run holding test metrics."""
     client = MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("cat_dog_classifier")
     latest: dict[str, str] = {}
@@ -108,7 +108,7 @@ def evaluation_runs(tracking_uri: str) -> tuple[str, list[str]]:
 
 def mlflow_screenshot(driver, project: Path, output: Path) -> None:
     store = f"sqlite:///{project / 'mlflow.db'}"
-    experiment, runs = evaluation_runs(store)
+    experiment, runs = variant_runs(store)
     port = free_port()
     mlflow = str(Path(sys.executable).parent / "mlflow")
     command = [mlflow, "ui", "--backend-store-uri", store, "--port", str(port), "--workers", "1"]
@@ -120,11 +120,11 @@ def mlflow_screenshot(driver, project: Path, output: Path) -> None:
         page.goto(f"{url}/#/compare-runs?{query}")
         page.get_by_text("Run details").first.wait_for(timeout=120_000)
         time.sleep(3)  # the page settles after its tables
-        # The runs and their metrics: without the chat assistant's panel, the plots and the
-        # parameters (the evaluation runs hold only evaluate.*; training's are in the train runs).
+        # The runs, the parameters in which they differ and their metrics: without the chat
+        # assistant's panel and the plots.
         page.get_by_role("button", name="Close").click()
-        for section in ("Visualizations", "Parameters"):
-            page.get_by_text(section, exact=True).first.click()
+        page.get_by_text("Visualizations", exact=True).first.click()
+        page.get_by_role("switch").first.click()  # "Show diff only", of the parameters
         time.sleep(1)
         page.screenshot(path=output / "mlflow-compare.png")
         browser.close()

@@ -18,9 +18,10 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
+from kedro.framework.project import settings
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
-from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from PIL import Image
 
 from cat_dog_classifier.config import variants
@@ -263,9 +264,11 @@ def run_kedro(
     # kedro-mlflow's hook is one object per process and keeps the last run's id: a pipeline whose
     # tracking is disabled (config) would reopen a finished run of another test's store. A `kedro
     # run` is one process and never meets it; several sessions in one process do.
-    mlflow_hook.run_id = None
     with inside(project, store):
         bootstrap_project(project)
+        for hook in settings.HOOKS:
+            if isinstance(hook, MlflowHook):
+                hook.run_id = None
         with KedroSession.create(project_path=project, runtime_params=params or {}) as session:
             session.run(pipeline_names=pipelines, **options)
 

@@ -1,65 +1,116 @@
-"""Project hooks: a child MLflow run per variant, with lineage tags, on a two-namespace pipeline run
-by Kedro's runner; and the guard that stops `dvc repro` stages on configuration DVC does not see."""
+"""Project hooks: one MLflow run per trained variant (a `dvc repro`'s, read through MLflow's own
+search API as its compare view reads them); the guard that stops `dvc repro` stages on
+configuration DVC does not see."""
 
-import types
 from pathlib import Path
 
-import mlflow
 import pytest
-from kedro.framework.hooks.manager import _create_hook_manager
-from kedro.io import DataCatalog, MemoryDataset
-from kedro.pipeline import Node, Pipeline, pipeline
-from kedro.runner import SequentialRunner
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+from mlflow import MlflowClient
 
-from cat_dog_classifier.hooks import VariantRunHooks
-from tests.conftest import copy_project, run_kedro
+from cat_dog_classifier.hooks import EXPERIMENT_KIND, STAGES_EXPERIMENT_SUFFIX, VariantMlflowHook
+from cat_dog_classifier.model_files import model_md5
+from tests.conftest import (
+    SMALL_VARIANTS,
+    SmallProject,
+    clone_project,
+    copy_project,
+    run_kedro,
+)
 
-SEEN: list[dict] = []
+EXPERIMENT = "cat_dog_classifier"  # conf/base/mlflow.yml
+# What a reader of the study compares, in every variant's run under the same keys.
+STUDY_METRICS = {
+    "train_accuracy",
+    "validation_accuracy",
+    "test_accuracy",
+    "train_validation_gap",
+    "epochs_trained",
+    "best_epoch",
+    "training_seconds",
+    "mean_images_per_second",
+}
+STUDY_PARAMS = {
+    "variant",
+    "model_input",
+    "starts_from",
+    "model.architecture",
+    "training.epochs",
+    "training.batch_size",
+    "training.learning_rate",
+    "training.early_stopping.monitor",
+}
 
 
-def record_active_run(value: int) -> int:
-    """A node that notes which MLflow run it ran in."""
-    run = mlflow.active_run()
-    SEEN.append({"run_id": run.info.run_id, "variant": run.data.tags.get("variant")})
-    return value + 1
-
-
-def test_each_variants_nodes_run_in_one_child_run_with_lineage_tags(
-    project_root: Path, mlflow_store: str
-):
-    template = Pipeline(
-        [
-            Node(func=record_active_run, inputs="start", outputs="middle", name="first"),
-            Node(func=record_active_run, inputs="middle", outputs="end", name="second"),
+def test_the_project_hook_replaces_kedro_mlflows_own(project_root: Path):
+    # Both registered, each would start its own run of every `kedro run`: the second fails.
+    bootstrap_project(project_root)
+    with KedroSession.create(project_path=project_root) as session:
+        hooks = [
+            hook for hook in session._hook_manager.get_plugins() if isinstance(hook, MlflowHook)
         ]
-    )
-    runs = sum(
-        (pipeline(template, namespace=name, inputs={"start"}) for name in ("cnn", "transfer")),
-        Pipeline([]),
-    ) + Pipeline([Node(func=record_active_run, inputs="start", outputs="other", name="other")])
-    hooks = VariantRunHooks()
-    manager = _create_hook_manager()
-    manager.register(hooks)
-    SEEN.clear()
+    assert [type(hook) for hook in hooks] == [VariantMlflowHook]
 
-    with mlflow.start_run() as parent:
-        hooks.after_context_created(types.SimpleNamespace(project_path=project_root))
-        hooks.before_pipeline_run()
-        SequentialRunner().run(runs, DataCatalog({"start": MemoryDataset(0)}), manager)
-        hooks.after_pipeline_run()
 
-    by_variant = {}
-    for seen in SEEN:
-        by_variant.setdefault(seen["variant"], set()).add(seen["run_id"])
-    assert by_variant[None] == {parent.info.run_id}  # outside a variant: the pipeline's run
-    for variant in ("cnn", "transfer"):
-        [run_id] = by_variant[variant]  # both nodes of a variant share its child run
-        child = mlflow.get_run(run_id)
-        assert child.info.run_name == variant
-        assert child.info.status == "FINISHED"
-        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert len(child.data.tags["git_commit"]) in (40, len("unknown"))
-    assert mlflow.get_run(parent.info.run_id).data.tags["git_dirty"] in {"true", "false", "unknown"}
+@pytest.mark.slow
+def test_a_dvc_repro_logs_one_run_per_variant_with_the_study_under_the_same_keys(
+    reproduced_project: SmallProject,
+):
+    client = MlflowClient(tracking_uri=reproduced_project.tracking_uri)
+    study = client.get_experiment_by_name(EXPERIMENT)
+    assert EXPERIMENT_KIND.items() <= study.tags.items()  # the UI opens on runs, not traces
+    runs = client.search_runs([study.experiment_id])
+    # The study's experiment holds variant runs alone, one per variant: train@ and evaluate@ log
+    # into the same run, which no parent run holds.
+    assert sorted(run.info.run_name for run in runs) == sorted(SMALL_VARIANTS)
+    for run in runs:
+        variant = run.info.run_name
+        assert run.data.tags["variant"] == run.data.params["variant"] == variant
+        assert "mlflow.parentRunId" not in run.data.tags
+        assert run.info.status == "FINISHED"
+        assert set(run.data.params) >= STUDY_PARAMS, STUDY_PARAMS - set(run.data.params)
+        assert not any(key.startswith("variants.") for key in run.data.params)
+        assert set(run.data.metrics) >= STUDY_METRICS, STUDY_METRICS - set(run.data.metrics)
+        gap = run.data.metrics["train_accuracy"] - run.data.metrics["train_validation_gap"]
+        assert 0.0 <= gap <= 1.0  # the kept epoch's validation accuracy
+        model = reproduced_project.path / f"data/06_models/variants/{variant}.keras"
+        assert run.data.tags["trained_model_md5"] == model_md5(model.read_bytes())
+        assert run.data.tags["evaluate.threshold"] == "0.5"  # evaluation's settings: tags
+        artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id)}
+        assert {"plots", f"{variant}.json"} <= artifacts, artifacts
+        [version] = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+        assert version.tags["model_md5"] == run.data.tags["trained_model_md5"]
+    # The stages that train nothing, in the experiment beside it.
+    stages = client.get_experiment_by_name(EXPERIMENT + STAGES_EXPERIMENT_SUFFIX)
+    names = {run.info.run_name for run in client.search_runs([stages.experiment_id])}
+    assert names == {"fetch", "ingest", "preprocess", "champion", "export"}
+
+
+@pytest.mark.slow
+def test_evaluation_alone_logs_into_the_run_that_trained_the_model(
+    reproduced_project: SmallProject, tmp_path: Path
+):
+    # An evaluation rerun (kedro run --pipelines evaluate, every variant) resumes each variant's
+    # training run; one whose settings changed updates its tags, never a parameter.
+    project = clone_project(reproduced_project, tmp_path / "project")
+    client = MlflowClient(tracking_uri=project.tracking_uri)
+    study = client.get_experiment_by_name(EXPERIMENT)
+    before = {run.info.run_name: run for run in client.search_runs([study.experiment_id])}
+
+    run_kedro(project.path, ["evaluate"], params={"evaluate.threshold": 0.6})
+
+    after = client.search_runs([study.experiment_id])
+    evaluate = [run for run in after if run.info.run_name == "evaluate"]
+    assert len(evaluate) == 1  # the pipeline's own run, holding the variants' nested runs
+    variant_runs = {run.info.run_name: run for run in after if run.info.run_name != "evaluate"}
+    assert {name: run.info.run_id for name, run in variant_runs.items()} == {
+        name: run.info.run_id for name, run in before.items()
+    }
+    for run in variant_runs.values():
+        assert run.data.tags["evaluate.threshold"] == "0.6"
+        assert run.info.status == "FINISHED"
 
 
 @pytest.fixture

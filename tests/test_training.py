@@ -20,6 +20,7 @@ from cat_dog_classifier.training import (
     cpu_has_bfloat16,
     distribution_strategy,
     fit_variant,
+    kept_epoch,
     learning_rate,
     make_dataset,
     resolve_precision,
@@ -100,6 +101,24 @@ def test_a_memory_mapped_set_read_whole_leaves_resident_memory_as_it_goes(
 
     assert peak_growth(2**62) > 0.8 * photos.nbytes  # never released mid-epoch: the whole set
     assert peak_growth(4 * 2**20) < 0.3 * photos.nbytes  # the batches read since the last release
+
+
+def test_the_kept_epoch_is_the_first_at_the_best_value():
+    history = [
+        {"epoch": 1, "val_accuracy": 0.8, "val_loss": 0.5},
+        {"epoch": 2, "val_accuracy": 0.9, "val_loss": 0.4},
+        {"epoch": 3, "val_accuracy": 0.9, "val_loss": 0.3},
+    ]
+    assert kept_epoch(history, "val_accuracy") == 2  # a tie keeps the first
+    assert kept_epoch(history, "val_loss") == 3  # a loss: the lowest
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    for monitor in ("val_accuracy", "val_loss"):  # the epoch KeepBest keeps in training
+        keep = KeepBest(model, monitor)
+        for row in history:
+            keep.on_epoch_end(row["epoch"] - 1, row)
+        assert keep.best_epoch == kept_epoch(history, monitor)
+    with pytest.raises(ValueError, match="no epoch"):
+        kept_epoch([], "val_accuracy")
 
 
 def test_workers_read_disjoint_shards_of_the_same_size(gray_set):

@@ -1,87 +1,214 @@
-"""Project hooks: one MLflow child run per model variant, lineage tags on every run, and a guard
-that keeps `dvc repro` from running on configuration DVC cannot see."""
+"""Project hooks: kedro-mlflow's hook made to log one MLflow run per trained model variant, with
+lineage tags on every run, and a guard that keeps `dvc repro` from running on configuration DVC
+cannot see."""
 
 import os
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import yaml
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
+from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
+from kedro_mlflow.framework.hooks.utils import _assert_mlflow_enabled, _flatten_dict
 
 from cat_dog_classifier.config import base_config, variants
 from cat_dog_classifier.lineage import run_tags
 
+# MLflow's UI opens an experiment of this kind on its runs (not on the GenAI traces overview).
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+# Where the runs of `kedro run`s that train and evaluate no variant go (fetch, ingest, preprocess,
+# champion, export): beside the study's experiment, so that it lists variant runs alone.
+STAGES_EXPERIMENT_SUFFIX = "-stages"
 
-class VariantRunHooks:
-    """Tags kedro-mlflow's run of each `kedro run` with its lineage (git commit, data hash), and
-    runs the nodes of each model variant (a Kedro namespace) in a child run named after it, so
-    that a variant's parameters, metrics, plots and model sit together. Made for the
-    SequentialRunner."""
+
+class VariantMlflowHook(MlflowHook):
+    """kedro-mlflow's hook, logging one MLflow run per trained model variant: the study's unit.
+
+    A variant's run holds its parameters under the keys of its block (`training.epochs`,
+    `model.dense_dropout`: the same key for every variant, so MLflow's compare view lines variants
+    up in one column), the variant, model input and starting point as parameters, its training
+    curves and, logged later by the evaluate stage, its validation and test metrics, plots and
+    registered version: evaluation resumes the run that trained the model file it reads (found by
+    the file's MD5, the `trained_model_md5` tag). Other settings a variant's nodes read
+    (evaluation's threshold, the input size) are tags of its run, the last evaluation's: they may
+    change when a stage reruns on the same trained model, which MLflow's parameters never do.
+
+    - A `kedro run` of one variant (each `dvc repro` stage is one): kedro-mlflow's run is that
+      variant's run, in the study's experiment.
+    - A `kedro run` of several variants, or of variants and other nodes: kedro-mlflow's run is the
+      pipeline's, and each variant's nodes run in the variant's run, nested under it.
+    - A `kedro run` of no variant: its run goes to the experiment `<study>-stages`.
+    - Under a run started before the session (an orchestrator's): each variant's run is nested
+      under it.
+    Every run gets the lineage tags (git commit, data hash). Made for the SequentialRunner.
+    """
 
     def __init__(self) -> None:
+        super().__init__()
         self._project_path = Path.cwd()
-        self._variants: set[str] = set()
+        self._blocks: dict[str, dict[str, Any]] = {}
         self._tags: dict[str, str] = {}
-        self._run_ids: dict[str, str] = {}
+        self._pipeline_inputs: set[str] = set()
+        self._nested = False  # variant runs nested under the pipeline's run
+        self._variant_run_ids: dict[str, str] = {}
         self._active_variant: str | None = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
+        super().after_context_created(context)
         self._project_path = Path(context.project_path)
 
-    # trylast: after kedro-mlflow's own before_pipeline_run has started the run.
-    @hook_impl(trylast=True)
-    def before_pipeline_run(self) -> None:
-        self._variants = set(variants(self._project_path))
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
+        self._blocks = variants(self._project_path)
         self._tags = run_tags(self._project_path)
-        self._run_ids = {}
-        self._active_variant = None
-        import mlflow  # noqa: PLC0415 (settings import this module: `kedro --help` need not load MLflow)
-
-        if mlflow.active_run() is not None:
+        self._pipeline_inputs = {name.split("@")[0] for name in pipeline.inputs()}
+        self._variant_run_ids, self._active_variant = {}, None
+        in_variants = {self._variant_of(node) for node in pipeline.nodes}
+        only = next(iter(in_variants)) if len(in_variants) == 1 else None
+        self._nested = self._already_active_mlflow or (only is None and in_variants != {None})
+        run = self.mlflow_config.tracking.run
+        configured = run.name, run.id
+        names = self._pipeline_names(run_params)
+        resumed = None  # the run that trained the one variant's model this run evaluates
+        if (
+            _assert_mlflow_enabled(names, self.mlflow_config)
+            and not self._already_active_mlflow
+            and not self._nested
+        ):
+            if only is None:
+                run.id = self._new_stage_run(run.name or "+".join(names))
+            else:
+                resumed = self._training_run_id(only, catalog)
+                run.name, run.id = only, resumed
+        try:
+            super().before_pipeline_run(run_params, pipeline, catalog)
+        finally:
+            run.name, run.id = configured
+        if not self._is_mlflow_enabled or mlflow.active_run() is None:
+            return
+        if resumed is None:  # a resumed run keeps the lineage of its training
             mlflow.set_tags(self._tags)
+        if not self._nested and only is not None:
+            self._variant_run_ids[only] = self.run_id
+            self._describe_variant_run(only)
+        study = self.mlflow_config.tracking.experiment.name
+        experiment = mlflow.get_experiment_by_name(study)
+        if experiment is not None and not EXPERIMENT_KIND.items() <= experiment.tags.items():
+            for key, value in EXPERIMENT_KIND.items():
+                mlflow.MlflowClient().set_experiment_tag(experiment.experiment_id, key, value)
 
-    # tryfirst: before kedro-mlflow's own before_node_run, which logs the node's parameters to the
-    # active run (so they land in the variant's run). Node outputs are saved after after_node_run,
-    # so the child run stays active until the next node starts.
-    @hook_impl(tryfirst=True)
-    def before_node_run(self, node: Node) -> None:
-        variant = node.namespace.split(".")[0] if node.namespace else None
-        if variant not in self._variants:
-            variant = None
-        if variant == self._active_variant:
-            return
-        import mlflow  # noqa: PLC0415
+    @hook_impl
+    def before_node_run(
+        self, node: Node, catalog: DataCatalog, inputs: dict[str, Any], is_async: bool
+    ) -> None:
+        variant = self._variant_of(node)
+        if self._nested and variant != self._active_variant and self._is_mlflow_enabled:
+            self._leave_variant_run("FINISHED")
+            if variant is not None:
+                self._enter_variant_run(variant, catalog)
+        # kedro-mlflow reactivates the pipeline's run unless a run (a variant's, nested) is
+        # active, then logs the node's parameters: the variant's block under its own keys.
+        block_prefix = f"params:variants.{variant}."
+        params, settings = {}, {}
+        for name, value in inputs.items():
+            if variant is not None and name.startswith(block_prefix):
+                params[f"params:{name[len(block_prefix) :]}"] = value
+            elif variant is not None and name.startswith("params:"):
+                settings[name[len("params:") :]] = value
+            else:
+                params[name] = value
+        super().before_node_run(node, catalog, params, is_async)
+        if settings and self._is_mlflow_enabled:
+            flat = _flatten_dict(settings, recursive=True, sep=".")
+            mlflow.set_tags({key: str(value) for key, value in flat.items()})
 
+    # The variant's run ends before kedro-mlflow ends the pipeline's run (or marks it failed).
+    @hook_impl
+    def after_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
         self._leave_variant_run("FINISHED")
-        # no active run: kedro-mlflow tracking is disabled for this pipeline
-        if variant is None or mlflow.active_run() is None:
-            return
-        run = mlflow.start_run(
-            run_id=self._run_ids.get(variant),
-            run_name=None if variant in self._run_ids else variant,
-            nested=True,
-            tags={"variant": variant, **self._tags},
-        )
-        self._run_ids[variant] = run.info.run_id
-        self._active_variant = variant
+        super().after_pipeline_run(run_params, pipeline, catalog)
 
-    # tryfirst: the child run must end before kedro-mlflow ends the pipeline's run.
-    @hook_impl(tryfirst=True)
-    def after_pipeline_run(self) -> None:
-        self._leave_variant_run("FINISHED")
-
-    @hook_impl(tryfirst=True)
-    def on_pipeline_error(self) -> None:
+    @hook_impl
+    def on_pipeline_error(
+        self, error: Exception, run_params: dict[str, Any], pipeline: Pipeline, catalog: DataCatalog
+    ) -> None:
         self._leave_variant_run("FAILED")
+        super().on_pipeline_error(error, run_params, pipeline, catalog)
+
+    def _variant_of(self, node: Node) -> str | None:
+        variant = node.namespace.split(".")[0] if node.namespace else None
+        return variant if variant in self._blocks else None
+
+    @staticmethod
+    def _pipeline_names(run_params: dict[str, Any]) -> list[str]:
+        names = run_params.get("pipeline_names") or run_params.get("pipeline_name")
+        return [names] if isinstance(names, str) else list(names or ["__default__"])
+
+    def _new_stage_run(self, name: str) -> str:
+        """A new run in the stages' experiment (created if need be), made the active experiment."""
+        experiment = self.mlflow_config.tracking.experiment
+        stages = experiment.name + STAGES_EXPERIMENT_SUFFIX
+        found = mlflow.get_experiment_by_name(stages)
+        experiment_id = (
+            found.experiment_id
+            if found is not None
+            else mlflow.create_experiment(
+                stages, artifact_location=experiment.create_experiment_kwargs.artifact_location
+            )
+        )
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return mlflow.MlflowClient().create_run(experiment_id, run_name=name).info.run_id
+
+    def _training_run_id(self, variant: str, catalog: DataCatalog) -> str | None:
+        """The run that trained the variant's model file, where this `kedro run` reads that file
+        (evaluates it) rather than writes it; None for a model trained here, or unknown to the
+        tracking store (trained in another)."""
+        model = f"{variant}.model"
+        if model not in self._pipeline_inputs or not catalog.exists(f"{model}@bytes"):
+            return None
+        from cat_dog_classifier.model_files import model_md5  # noqa: PLC0415
+        from cat_dog_classifier.registry import find_training_run  # noqa: PLC0415
+
+        run = find_training_run(variant, model_md5(catalog.load(f"{model}@bytes")))
+        return None if run is None else run.info.run_id
+
+    def _describe_variant_run(self, variant: str) -> None:
+        """The variant's tag and, on a new run, the parameters that name what it trained on."""
+        mlflow.set_tag("variant", variant)
+        run = mlflow.active_run()
+        if "variant" in mlflow.get_run(run.info.run_id).data.params:
+            return  # resumed: logged when it trained
+        block = self._blocks[variant]
+        mlflow.log_params(
+            {
+                "variant": variant,
+                "model_input": block["model_input"],
+                "starts_from": block["starts_from"],
+            }
+        )
+
+    def _enter_variant_run(self, variant: str, catalog: DataCatalog) -> None:
+        run_id = self._variant_run_ids.get(variant) or self._training_run_id(variant, catalog)
+        if run_id is None:
+            run = mlflow.start_run(run_name=variant, nested=True, tags=self._tags)
+        else:
+            run = mlflow.start_run(run_id=run_id, nested=True)
+        self._variant_run_ids[variant] = run.info.run_id
+        self._active_variant = variant
+        self._describe_variant_run(variant)
 
     def _leave_variant_run(self, status: str) -> None:
         if self._active_variant is not None:
-            import mlflow  # noqa: PLC0415
-
             mlflow.end_run(status)
             self._active_variant = None
 

@@ -3,11 +3,14 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from cat_dog_classifier.hooks import DvcConfigGuardHooks, VariantRunHooks
+from cat_dog_classifier.hooks import DvcConfigGuardHooks, VariantMlflowHook
 
-# kedro-mlflow registers its own hooks (one MLflow run per `kedro run`); these add a child run per
-# model variant with lineage tags, and keep `dvc repro` off configuration that DVC cannot see.
-HOOKS = (VariantRunHooks(), DvcConfigGuardHooks())
+# kedro-mlflow's hook, made to log one run per model variant (VariantMlflowHook, in place of the
+# plugin's own, which would log every run twice), and the guard that keeps `dvc repro` off
+# configuration that DVC cannot see.
+# (Kedro compares the distribution's name as its metadata spells it: kedro_mlflow in its wheels.)
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")
+HOOKS = (VariantMlflowHook(), DvcConfigGuardHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

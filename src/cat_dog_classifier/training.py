@@ -218,6 +218,22 @@ def input_batches(
     return strategy.distribute_datasets_from_function(dataset)
 
 
+def improves(monitor: str, value: float, best: float | None) -> bool:
+    """Whether `value` of `monitor` beats the best so far: lower for a loss, higher otherwise."""
+    return best is None or (value < best if monitor.endswith("loss") else value > best)
+
+
+def kept_epoch(history: list[dict[str, float]], monitor: str) -> int:
+    """The epoch `KeepBest` keeps of a history: the first at the best `monitor` value."""
+    best: dict[str, float] | None = None
+    for row in history:
+        if improves(monitor, row[monitor], None if best is None else best[monitor]):
+            best = row
+    if best is None:
+        raise ValueError(f"The history has no epoch: nothing kept on {monitor}")
+    return int(best["epoch"])
+
+
 class KeepBest(keras.callbacks.Callback):
     """Remembers `model`'s weights at its best `monitor` value across every `fit` it is given to
     (the head's epochs and the fine-tuning's), so the best epoch of all phases is the one kept."""
@@ -234,10 +250,7 @@ class KeepBest(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None:
             return
-        better = self.best is None or (
-            value < self.best if self.monitor.endswith("loss") else value > self.best
-        )
-        if better:
+        if improves(self.monitor, value, self.best):
             self.best, self.best_epoch = float(value), epoch + 1
             self.weights = self.tracked.get_weights()
 
@@ -576,7 +589,7 @@ def fit_variant(
     Returns the float32 model (the best validation epoch's weights; outside any distribution
     strategy), its history (one row per epoch) and how it was trained: the precision used, the
     replicas, workers and this worker's index, the training photos it read per epoch, the
-    devices, the wall time.
+    devices, the wall time, the epoch kept.
     """
     started = time.perf_counter()
     check_role(training["strategy"], worker)
@@ -631,6 +644,7 @@ def fit_variant(
         "train_photos": _photos(count, shard),
         "devices": ",".join(sorted({d.device_type for d in tf.config.list_logical_devices()})),
         "training_seconds": round(time.perf_counter() - started, 1),
+        "best_epoch": kept_epoch(history, training["early_stopping"]["monitor"]),
         **weights,
     }
     return model, history, info

@@ -2,9 +2,12 @@
 
 import hashlib
 
+import pytest
+
 from cat_dog_classifier.pipelines.train.nodes import (
     describe_training,
     epoch_metrics,
+    study_metrics,
     training_history,
 )
 
@@ -27,6 +30,27 @@ def test_epoch_metrics_are_histories_with_one_step_per_epoch_speed_included():
         {"step": 2, "value": 795.1},
     ]
     assert set(metrics) == {"accuracy", "loss", "val_accuracy", "val_loss", "images_per_second"}
+
+
+def test_the_study_figures_are_the_kept_epochs_not_the_last():
+    # Epoch 1 kept (early stopping went on past it): its accuracy and gap, not epoch 3's.
+    logs = [
+        *EPOCH_LOGS,
+        {"epoch": 3, "accuracy": 0.9, "val_accuracy": 0.6, "images_per_second": 800.0},
+    ]
+    logs[1] = {**logs[1], "val_accuracy": 0.62}
+    figures = study_metrics(logs, {"best_epoch": 1, "training_seconds": 42.5})
+    assert {name: values[0]["value"] for name, values in figures.items()} == pytest.approx(
+        {
+            "train_accuracy": 0.6,
+            "train_validation_gap": 0.6 - 0.65,
+            "epochs_trained": 3,
+            "best_epoch": 1,
+            "training_seconds": 42.5,
+            "mean_images_per_second": (812.4 + 795.1 + 800.0) / 3,
+        }
+    )
+    assert all(values == [{"step": 0, "value": values[0]["value"]}] for values in figures.values())
 
 
 def test_the_tracked_history_leaves_the_wall_clock_out():

@@ -87,6 +87,25 @@ def epoch_metrics(epoch_logs: list[dict[str, float]]) -> dict[str, list[dict[str
     }
 
 
+def study_metrics(
+    epoch_logs: list[dict[str, float]], training_info: dict[str, Any]
+) -> dict[str, list[dict[str, float]]]:
+    """What the study compares variants on, beside evaluation's validation and test accuracy, as
+    MLflow metrics: the kept epoch's training accuracy and its gap to validation accuracy (the
+    overfitting dropout and augmentation are about), the epochs trained and the one kept, the
+    time and the mean training speed."""
+    kept = next(row for row in epoch_logs if row["epoch"] == training_info["best_epoch"])
+    figures = {
+        "train_accuracy": kept["accuracy"],
+        "train_validation_gap": kept["accuracy"] - kept["val_accuracy"],
+        "epochs_trained": len(epoch_logs),
+        "best_epoch": kept["epoch"],
+        "training_seconds": training_info["training_seconds"],
+        "mean_images_per_second": float(np.mean([row["images_per_second"] for row in epoch_logs])),
+    }
+    return {name: [{"step": 0, "value": float(value)}] for name, value in figures.items()}
+
+
 def training_history(epoch_logs: list[dict[str, float]]) -> list[dict[str, float]]:
     """The history DVC tracks: each epoch's figures but those of the wall clock."""
     return [

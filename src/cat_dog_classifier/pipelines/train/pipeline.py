@@ -11,6 +11,7 @@ from .nodes import (
     add_neither_output,
     describe_training,
     epoch_metrics,
+    study_metrics,
     train_model,
     training_history,
 )
@@ -18,8 +19,8 @@ from .nodes import (
 
 def create_template(warm_start: bool = False) -> Pipeline:
     """Train one variant: `model_input` (and with `warm_start`, the `initial_model` whose weights it
-    starts from) in; the model (with its third answer, where set), its history and the run's
-    curves (speed included, which the history leaves out) out."""
+    starts from) in; the model (with its third answer, where set), its history, the run's curves
+    (speed included, which the history leaves out) and the study's figures out."""
     inputs = ["model_input", "params:model", "params:training"]
     return Pipeline(
         [
@@ -40,6 +41,12 @@ def create_template(warm_start: bool = False) -> Pipeline:
                 inputs="epoch_logs",
                 outputs="epoch_metrics_mlflow",
                 name="epoch_metrics",
+            ),
+            Node(
+                func=study_metrics,
+                inputs=["epoch_logs", "training_info"],
+                outputs="study_metrics_mlflow",
+                name="study_metrics",
             ),
             Node(
                 func=training_history,
