@@ -115,15 +115,16 @@ def mlflow_screenshot(driver, project: Path, output: Path) -> None:
     with running(command, project, "Uvicorn running"):
         url = f"http://127.0.0.1:{port}"
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1900})
         query = f"runs={json.dumps(runs)}&experiments={json.dumps([experiment])}"
         page.goto(f"{url}/#/compare-runs?{query}")
         page.get_by_text("Run details").first.wait_for(timeout=120_000)
         time.sleep(3)  # the page settles after its tables
-        # The runs, the parameters in which they differ and their metrics: without the chat
-        # assistant's panel and the plots.
+        # The parameters in which the runs differ and their metrics: without the chat assistant's
+        # panel, the plots and the run details (ids, times).
         page.get_by_role("button", name="Close").click()
-        page.get_by_text("Visualizations", exact=True).first.click()
+        for section in ("Visualizations", "Run details"):
+            page.get_by_text(section, exact=True).first.click()
         page.get_by_role("switch").first.click()  # "Show diff only", of the parameters
         time.sleep(1)
         page.screenshot(path=output / "mlflow-compare.png")
