@@ -128,6 +128,9 @@ def kedro_view(command: str) -> KedroView:
     functions = [getattr(node.func, "func", node.func) for node in pipeline.nodes]
     folders = {Path(function.__code__.co_filename).parent for function in functions}
     view.code |= {relative(path) for folder in folders for path in imported_project_code(folder)}
+    # The project's datasets are one dependency, their folder, however many of them code imports.
+    datasets = f"src/{PACKAGE}/datasets"
+    view.code = {datasets if covers(datasets, path) else path for path in view.code}
     if f"src/{PACKAGE}/registry.py" in view.code:
         view.code |= MLFLOW_IDENTITY
 
