@@ -97,8 +97,7 @@ class VariantMlflowHook(MlflowHook):
         if resumed is None:  # a resumed run keeps the lineage of its training
             mlflow.set_tags(self._tags)
         if not self._nested and only is not None:
-            self._variant_run_ids[only] = self.run_id
-            self._describe_variant_run(only)
+            self._describe_variant_run(only, new=resumed is None)
         study = self.mlflow_config.tracking.experiment.name
         experiment = mlflow.get_experiment_by_name(study)
         if experiment is not None and not EXPERIMENT_KIND.items() <= experiment.tags.items():
@@ -182,12 +181,12 @@ class VariantMlflowHook(MlflowHook):
         run = find_training_run(variant, model_md5(catalog.load(f"{model}@bytes")))
         return None if run is None else run.info.run_id
 
-    def _describe_variant_run(self, variant: str) -> None:
-        """The variant's tag and, on a new run, the parameters that name what it trained on."""
+    def _describe_variant_run(self, variant: str, new: bool) -> None:
+        """The variant's tag and, on a new run, the parameters that name what it trained on (a
+        resumed run logged them when it trained)."""
         mlflow.set_tag("variant", variant)
-        run = mlflow.active_run()
-        if "variant" in mlflow.get_run(run.info.run_id).data.params:
-            return  # resumed: logged when it trained
+        if not new:
+            return
         block = self._blocks[variant]
         mlflow.log_params(
             {
@@ -205,7 +204,7 @@ class VariantMlflowHook(MlflowHook):
             run = mlflow.start_run(run_id=run_id, nested=True)
         self._variant_run_ids[variant] = run.info.run_id
         self._active_variant = variant
-        self._describe_variant_run(variant)
+        self._describe_variant_run(variant, new=run_id is None)
 
     def _leave_variant_run(self, status: str) -> None:
         if self._active_variant is not None:
