@@ -30,7 +30,7 @@ STUDY_METRICS = {
     "epochs_trained",
     "best_epoch",
     "training_seconds",
-    "mean_images_per_second",
+    "training_images_per_second",
 }
 STUDY_PARAMS = {
     "variant",

@@ -27,20 +27,22 @@ def test_overrides_that_shape_the_pipelines_go_into_the_scratch_copys_conf_base(
     project_root: Path, tmp_path: Path
 ):
     """`--params` cannot rewire a pipeline (built from conf/base alone): a study that trains
-    cnn_dropout_aug from scratch writes its starts_from into the scratch copy's conf/base."""
+    cnn_dropout_aug from cnn_dropout's weights writes its starts_from into the scratch copy's
+    conf/base."""
     ablations = load_benchmark("ablations")
     scratch = tmp_path / "project"
     (scratch / "conf/base").mkdir(parents=True)
     study = ablations.STUDIES["cnn-augmentation-start"][1]
-    from_scratch, warm = study.values()
+    _, warm, default = study.values()
 
-    others = ablations.write_pipeline_shape(scratch, from_scratch)
+    others = ablations.write_pipeline_shape(scratch, warm)
 
-    assert others == {"variants.cnn_dropout_aug.training.epochs": 28}
+    assert "variants.cnn_dropout_aug.starts_from" not in others
+    assert others["variants.cnn_dropout_aug.training.epochs"] == 18
     written = yaml.safe_load((scratch / "conf/base/parameters_train.yml").read_text())
     block = written["variants"]["cnn_dropout_aug"]
-    assert block["starts_from"] == "data/05_model_input/gray100.npz"
+    assert block["starts_from"] == "data/06_models/variants/cnn_dropout.keras"
     assert block["training"] == variants(project_root)["cnn_dropout_aug"]["training"]
-    assert ablations.write_pipeline_shape(scratch, warm) == {}
+    assert ablations.write_pipeline_shape(scratch, default) == {}
     written = yaml.safe_load((scratch / "conf/base/parameters_train.yml").read_text())
     assert written["variants"] == variants(project_root), "the project's own, as it was"

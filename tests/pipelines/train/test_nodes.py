@@ -39,7 +39,8 @@ def test_the_study_figures_are_the_kept_epochs_not_the_last():
         {"epoch": 3, "accuracy": 0.9, "val_accuracy": 0.6, "images_per_second": 800.0},
     ]
     logs[1] = {**logs[1], "val_accuracy": 0.62}
-    figures = study_metrics(logs, {"best_epoch": 1, "training_seconds": 42.5})
+    info = {"best_epoch": 1, "training_seconds": 42.5, "train_photos": 1000}
+    figures = study_metrics(logs, info)
     assert {name: values[0]["value"] for name, values in figures.items()} == pytest.approx(
         {
             "train_accuracy": 0.6,
@@ -47,7 +48,8 @@ def test_the_study_figures_are_the_kept_epochs_not_the_last():
             "epochs_trained": 3,
             "best_epoch": 1,
             "training_seconds": 42.5,
-            "mean_images_per_second": (812.4 + 795.1 + 800.0) / 3,
+            # every epoch's photos over the whole time, not the mean of the epochs' speeds
+            "training_images_per_second": 3 * 1000 / 42.5,
         }
     )
     assert all(values == [{"step": 0, "value": values[0]["value"]}] for values in figures.values())

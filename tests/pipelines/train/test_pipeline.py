@@ -15,7 +15,10 @@ from cat_dog_classifier.datasets import BinaryFileDataset, KerasModelDataset, Ml
 from cat_dog_classifier.model_files import model_md5
 from cat_dog_classifier.models import build_model
 from cat_dog_classifier.pipelines.train import create_pipeline
-from cat_dog_classifier.pipelines.train.pipeline import initial_model
+from cat_dog_classifier.pipelines.train.pipeline import create_variant_pipeline, initial_model
+
+# an option, not the study's default: cnn_dropout_aug from cnn_dropout's trained weights
+WARM_START = "data/06_models/variants/cnn_dropout.keras"
 
 
 @pytest.mark.slow
@@ -62,7 +65,8 @@ def test_a_warm_started_variant_starts_from_the_model_file_its_starts_from_names
     source = build_model(gray_set["train_images"].shape[1:], blocks["cnn_dropout"]["model"])
     source_file = tmp_path / "cnn_dropout.keras"
     KerasModelDataset(filepath=str(source_file)).save(source)
-    aug, model_file = blocks["cnn_dropout_aug"], tmp_path / "cnn_dropout_aug.keras"
+    aug = {**blocks["cnn_dropout_aug"], "starts_from": WARM_START}
+    model_file = tmp_path / "cnn_dropout_aug.keras"
     training = {**aug["training"], "epochs": 1, "learning_rate": 0.0}
     catalog = DataCatalog(
         {
@@ -77,12 +81,17 @@ def test_a_warm_started_variant_starts_from_the_model_file_its_starts_from_names
             "cnn_dropout_aug.training_history": JSONDataset(filepath=str(tmp_path / "h.json")),
         }
     )
-    pipeline = create_pipeline().only_nodes_with_namespaces(["cnn_dropout_aug"])
-    with mlflow.start_run():
+    pipeline = create_variant_pipeline(
+        "cnn_dropout_aug", aug, base_config("catalog", project_root), blocks
+    )
+    with mlflow.start_run() as run:
         SequentialRunner().run(pipeline, catalog)
     trained = KerasModelDataset(filepath=str(model_file)).load()
     for started, saved in zip(source.get_weights(), trained.get_weights(), strict=True):
         np.testing.assert_array_equal(started, saved)
+    # the run names its starting model as the run that trained it does (trained_model_md5)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    assert tags["initial_model_md5"] == model_md5(source_file.read_bytes())
 
 
 def test_a_variant_reads_the_trained_model_its_starts_from_names(project_root: Path):
@@ -98,7 +107,7 @@ def test_a_variant_reads_the_trained_model_its_starts_from_names(project_root: P
         assert models == ({source} if source else set())
         if block["starts_from"].endswith(".npz"):
             assert source is None, f"{name} is trained from scratch"
-    aug = variants(project_root)["cnn_dropout_aug"]
+    aug = {**variants(project_root)["cnn_dropout_aug"], "starts_from": WARM_START}
     # the file's bytes: training loads it once its distribution strategy exists (which must come
     # before anything runs TensorFlow, loading a model included)
     assert initial_model("cnn_dropout_aug", aug, catalog, names) == "cnn_dropout.model@bytes"

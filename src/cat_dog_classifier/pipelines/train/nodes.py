@@ -32,13 +32,17 @@ def train_model(
     training loads it once its distribution strategy exists, which must come first).
 
     Returns the float32 model (the best validation epoch's weights), its history (one row per
-    epoch) and how it was trained (precision, devices, workers, time). Under `training.strategy:
-    multi_worker` this node runs on the chief alone; another worker refuses it
-    (`kedro train-worker` trains there, writing nothing).
+    epoch) and how it was trained (precision, devices, workers, time; a warm start's
+    `initial_model_md5`, the `trained_model_md5` of the run that trained its starting model).
+    Under `training.strategy: multi_worker` this node runs on the chief alone; another worker
+    refuses it (`kedro train-worker` trains there, writing nothing).
     """
     from cat_dog_classifier.training import fit_variant  # noqa: PLC0415 - TensorFlow loads here
 
-    return fit_variant(model_input, model_params, training_params, initial_model)
+    model, epoch_logs, info = fit_variant(model_input, model_params, training_params, initial_model)
+    if initial_model is not None:  # a warm start: the run that trained it has this MD5 as tag
+        info["initial_model_md5"] = model_md5(initial_model)
+    return model, epoch_logs, info
 
 
 def add_neither_output(
@@ -93,7 +97,9 @@ def study_metrics(
     """What the study compares variants on, beside evaluation's validation and test accuracy, as
     MLflow metrics: the kept epoch's training accuracy and its gap to validation accuracy (the
     overfitting dropout and augmentation are about), the epochs trained and the one kept, the
-    time and the mean training speed."""
+    time, and the speed over the whole of it: the photos trained (every epoch's) per second of
+    training time. Not the mean of the per-epoch speeds: transfer's head epochs on cached features
+    run a hundred times faster than its fine-tuning's, and would swamp them."""
     kept = next(row for row in epoch_logs if row["epoch"] == training_info["best_epoch"])
     figures = {
         "train_accuracy": kept["accuracy"],
@@ -101,7 +107,9 @@ def study_metrics(
         "epochs_trained": len(epoch_logs),
         "best_epoch": kept["epoch"],
         "training_seconds": training_info["training_seconds"],
-        "mean_images_per_second": float(np.mean([row["images_per_second"] for row in epoch_logs])),
+        "training_images_per_second": (
+            training_info["train_photos"] * len(epoch_logs) / training_info["training_seconds"]
+        ),
     }
     return {name: [{"step": 0, "value": float(value)}] for name, value in figures.items()}
 
