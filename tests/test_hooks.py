@@ -85,7 +85,7 @@ def test_a_dvc_repro_logs_one_run_per_variant_with_the_study_under_the_same_keys
     # The stages that train nothing, in the experiment beside it.
     stages = client.get_experiment_by_name(EXPERIMENT + STAGES_EXPERIMENT_SUFFIX)
     names = {run.info.run_name for run in client.search_runs([stages.experiment_id])}
-    assert names == {"fetch", "ingest", "preprocess", "champion", "export"}
+    assert names == {"fetch", "ingest", "preprocess", "champion", "report", "export"}
 
 
 @pytest.mark.slow

@@ -13,6 +13,7 @@ import tensorflow as tf
 from cat_dog_classifier import training
 from cat_dog_classifier.config import base_config
 from cat_dog_classifier.datasets import NpzDataset
+from cat_dog_classifier.history import kept_epoch
 from cat_dog_classifier.models import build_model, build_transfer
 from cat_dog_classifier.training import (
     KeepBest,
@@ -20,7 +21,6 @@ from cat_dog_classifier.training import (
     cpu_has_bfloat16,
     distribution_strategy,
     fit_variant,
-    kept_epoch,
     learning_rate,
     make_dataset,
     resolve_precision,

@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from cat_dog_classifier.augmentation import augment
 from cat_dog_classifier.datasets.npz_dataset import release_pages
+from cat_dog_classifier.history import improves, kept_epoch
 from cat_dog_classifier.model_files import load_keras_model
 from cat_dog_classifier.models import build_model, build_transfer, resolve_weights
 
@@ -216,22 +217,6 @@ def input_batches(
         return make_dataset(images, labels, per_replica, **options)
 
     return strategy.distribute_datasets_from_function(dataset)
-
-
-def improves(monitor: str, value: float, best: float | None) -> bool:
-    """Whether `value` of `monitor` beats the best so far: lower for a loss, higher otherwise."""
-    return best is None or (value < best if monitor.endswith("loss") else value > best)
-
-
-def kept_epoch(history: list[dict[str, float]], monitor: str) -> int:
-    """The epoch `KeepBest` keeps of a history: the first at the best `monitor` value."""
-    best: dict[str, float] | None = None
-    for row in history:
-        if improves(monitor, row[monitor], None if best is None else best[monitor]):
-            best = row
-    if best is None:
-        raise ValueError(f"The history has no epoch: nothing kept on {monitor}")
-    return int(best["epoch"])
 
 
 class KeepBest(keras.callbacks.Callback):
