@@ -106,6 +106,19 @@ def variant_runs(tracking_uri: str) -> tuple[str, list[str]]:
     return experiment.experiment_id, list(latest.values())
 
 
+# Every element that scrolls its content vertically shows all of it instead.
+UNSCROLL = """() => {
+  for (const element of document.querySelectorAll("*")) {
+    const style = getComputedStyle(element);
+    if (/(auto|scroll)/.test(style.overflowY) && element.scrollHeight > element.clientHeight + 1) {
+      element.style.maxHeight = "none";
+      element.style.height = "auto";
+      element.style.overflowY = "visible";
+    }
+  }
+}"""
+
+
 def mlflow_screenshot(driver, project: Path, output: Path) -> None:
     store = f"sqlite:///{project / 'mlflow.db'}"
     experiment, runs = variant_runs(store)
@@ -127,7 +140,11 @@ def mlflow_screenshot(driver, project: Path, output: Path) -> None:
             page.get_by_text(section, exact=True).first.click()
         page.get_by_role("switch").first.click()  # "Show diff only", of the parameters
         time.sleep(1)
-        page.screenshot(path=output / "mlflow-compare.png")
+        # The tables scroll inside a fixed height: let them grow to their rows, so the one
+        # screenshot shows every metric.
+        page.evaluate(UNSCROLL)
+        time.sleep(1)
+        page.screenshot(path=output / "mlflow-compare.png", full_page=True)
         browser.close()
 
 
