@@ -106,14 +106,14 @@ def variant_runs(tracking_uri: str) -> tuple[str, list[str]]:
     return experiment.experiment_id, list(latest.values())
 
 
-# Every element that scrolls its content vertically shows all of it instead.
+# The compare view's tables scroll inside boxes of a fixed height: each box grows to its content
+# (the metrics table, virtualised, still renders only its first 17 rows).
 UNSCROLL = """() => {
-  for (const element of document.querySelectorAll("*")) {
-    const style = getComputedStyle(element);
-    if (/(auto|scroll)/.test(style.overflowY) && element.scrollHeight > element.clientHeight + 1) {
-      element.style.maxHeight = "none";
-      element.style.height = "auto";
-      element.style.overflowY = "visible";
+  for (const box of document.querySelectorAll("main *")) {
+    if (box.scrollHeight > box.clientHeight + 1) {
+      box.style.height = "auto";
+      box.style.maxHeight = "none";
+      box.style.overflow = "visible";
     }
   }
 }"""
@@ -128,23 +128,23 @@ def mlflow_screenshot(driver, project: Path, output: Path) -> None:
     with running(command, project, "Uvicorn running"):
         url = f"http://127.0.0.1:{port}"
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1900})
+        # tall enough for every parameter in which the runs differ and the metrics MLflow renders
+        page = browser.new_page(viewport={"width": 1400, "height": 3600})
         query = f"runs={json.dumps(runs)}&experiments={json.dumps([experiment])}"
         page.goto(f"{url}/#/compare-runs?{query}")
         page.get_by_text("Run details").first.wait_for(timeout=120_000)
         time.sleep(3)  # the page settles after its tables
-        # The parameters in which the runs differ and their metrics: without the chat assistant's
-        # panel, the plots and the run details (ids, times).
+        # The runs' names, the parameters in which they differ and their metrics: without the chat
+        # assistant's panel, the plots, the artifacts and the tags.
         page.get_by_role("button", name="Close").click()
-        for section in ("Visualizations", "Run details"):
+        for section in ("Visualizations", "Artifacts", "Tags"):
             page.get_by_text(section, exact=True).first.click()
         page.get_by_role("switch").first.click()  # "Show diff only", of the parameters
         time.sleep(1)
-        # The tables scroll inside a fixed height: let them grow to their rows, so the one
-        # screenshot shows every metric.
-        page.evaluate(UNSCROLL)
-        time.sleep(1)
-        page.screenshot(path=output / "mlflow-compare.png", full_page=True)
+        for _ in range(4):  # inner boxes first, then the boxes around them
+            page.evaluate(UNSCROLL)
+            time.sleep(0.5)
+        page.screenshot(path=output / "mlflow-compare.png")
         browser.close()
 
 

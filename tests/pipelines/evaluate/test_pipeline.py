@@ -65,6 +65,7 @@ def test_one_child_run_per_variant_holds_params_curves_metrics_plots_and_model(t
     assert sorted(a.path for a in client.list_artifacts(parent.info.run_id)) == [
         "champion.json",
         "plots",
+        "study",  # the report pipeline's
     ]
     children = {
         run.data.tags["variant"]: run for run in runs if run.info.run_name in SMALL_VARIANTS
